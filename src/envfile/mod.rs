@@ -1,0 +1,159 @@
+//! Reading Mastodon's env files the way Mastodon reads them.
+//!
+//! [`parse`] reproduces Ruby dotenv 3.1.4 for one file; [`EnvSet`] applies
+//! the Rails file precedence on top: process environment first, then the first
+//! file in [`RAILS_PRODUCTION_FILES`] that defines a key.
+
+mod parse;
+mod source;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use parse::{parse, Entry, ParsedFile, Quote, Reference};
+pub use source::{SourceFile, Span};
+
+/// Files the dotenv Railtie loads for `RAILS_ENV=production`, first one wins
+/// (dotenv 3.1 `lib/dotenv/rails.rb`). Missing files are skipped.
+pub const RAILS_PRODUCTION_FILES: [&str; 4] = [".env.production.local", ".env.local", ".env.production", ".env"];
+
+/// Largest env file read; a real `.env.production` is a few kilobytes.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Failure to read the input files; the CLI exits with status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is larger than {limit} bytes; this is not a Mastodon env file")]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("no env file found in {dir}: expected one of .env.production.local, .env.local, .env.production, .env")]
+    NoFiles { dir: PathBuf },
+}
+
+/// Where an effective value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// An entry of `files[index]`.
+    File(usize),
+    /// The process environment given with `--env`.
+    Process,
+}
+
+/// The effective value of one variable.
+#[derive(Clone, Debug)]
+pub struct Value<'a> {
+    pub key: &'a str,
+    pub value: &'a str,
+    pub origin: Origin,
+    pub entry: Option<&'a Entry>,
+}
+
+/// Every file Mastodon loads, in precedence order, plus the process environment.
+#[derive(Clone, Debug, Default)]
+pub struct EnvSet {
+    pub files: Vec<ParsedFile>,
+    pub process: HashMap<String, String>,
+}
+
+impl EnvSet {
+    /// Loads a single file, or the Rails file list from a directory.
+    pub fn load(path: &Path, process: HashMap<String, String>) -> Result<EnvSet, LoadError> {
+        let paths: Vec<PathBuf> = if path.is_dir() {
+            let found: Vec<PathBuf> = RAILS_PRODUCTION_FILES
+                .iter()
+                .map(|name| path.join(name))
+                .filter(|candidate| candidate.is_file())
+                .collect();
+            if found.is_empty() {
+                return Err(LoadError::NoFiles { dir: path.to_path_buf() });
+            }
+            found
+        } else {
+            vec![path.to_path_buf()]
+        };
+
+        let mut sources = Vec::new();
+        for path in paths {
+            sources.push(read_source(&path)?);
+        }
+        Ok(EnvSet::from_sources(sources, process))
+    }
+
+    /// Parses sources given in precedence order. Each file sees, as Ruby's
+    /// `ENV`, the process environment and the values of the files before it.
+    pub fn from_sources(sources: Vec<SourceFile>, process: HashMap<String, String>) -> EnvSet {
+        let mut applied = process.clone();
+        let mut files = Vec::new();
+        for source in sources {
+            let parsed = parse(source, &|name| applied.get(name).cloned());
+            for entry in &parsed.entries {
+                applied.entry(entry.key.clone()).or_insert_with(|| parsed.get(&entry.key).map(|e| e.value.clone()).unwrap_or_default());
+            }
+            files.push(parsed);
+        }
+        EnvSet { files, process }
+    }
+
+    /// Returns the value Mastodon sees for a key.
+    pub fn get(&self, key: &str) -> Option<Value<'_>> {
+        if let Some((name, value)) = self.process.get_key_value(key) {
+            return Some(Value { key: name, value, origin: Origin::Process, entry: None });
+        }
+        self.files.iter().enumerate().find_map(|(index, file)| {
+            file.get(key).map(|entry| Value {
+                key: &entry.key,
+                value: &entry.value,
+                origin: Origin::File(index),
+                entry: Some(entry),
+            })
+        })
+    }
+
+    /// Lists every key defined anywhere, in first-seen order.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut seen = std::collections::HashSet::new();
+        let mut keys = Vec::new();
+        for key in self.process.keys() {
+            if seen.insert(key.as_str()) {
+                keys.push(key.as_str());
+            }
+        }
+        for file in &self.files {
+            for entry in &file.entries {
+                if seen.insert(entry.key.as_str()) {
+                    keys.push(entry.key.as_str());
+                }
+            }
+        }
+        keys
+    }
+
+    /// Lists every assignment of a key across files, in precedence order.
+    pub fn all_assignments<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (usize, &'a Entry)> + 'a {
+        self.files
+            .iter()
+            .enumerate()
+            .flat_map(move |(index, file)| file.entries.iter().filter(move |e| e.key == key).map(move |e| (index, e)))
+    }
+}
+
+fn read_source(path: &Path) -> Result<SourceFile, LoadError> {
+    use std::io::Read;
+
+    let read_error = |source| LoadError::Read { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+
+    // Read one byte past the limit instead of trusting the file size, so a
+    // FIFO or a device cannot make the read unbounded.
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge { path: path.to_path_buf(), limit: MAX_FILE_BYTES });
+    }
+    Ok(SourceFile::new(path, &bytes))
+}

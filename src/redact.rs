@@ -1,0 +1,121 @@
+//! Secret masking for every output: messages, help, snippets and logs.
+//!
+//! Secrets are the values of variables whose names mark them as secret
+//! (OIDC_CLIENT_SECRET, SECRET_KEY_BASE, OTP_SECRET, passwords, keys, tokens)
+//! and URLs with a password. Rules avoid printing them; this layer is the
+//! second line of defence and replaces any occurrence that slipped through.
+
+use crate::envfile::{EnvSet, Quote, SourceFile};
+use crate::mastodon;
+
+/// Values shorter than this are not searched for in free text: masking every
+/// `a` of a message would make it unreadable. Their spans are still masked.
+const MIN_SEARCHED_LENGTH: usize = 4;
+
+/// Masks secret values in text.
+#[derive(Clone, Debug, Default)]
+pub struct Redactor {
+    /// Longest first, so a secret that contains another is masked whole.
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    /// Collects the secret values of every file and of the process environment.
+    pub fn from_env(env: &EnvSet) -> Self {
+        let mut redactor = Redactor::default();
+        for (name, value) in &env.process {
+            if mastodon::is_secret_name(name) || mastodon::is_secret_value(value) {
+                redactor.add(value);
+            }
+        }
+        for file in &env.files {
+            for entry in &file.entries {
+                if mastodon::is_secret_name(&entry.key) || mastodon::is_secret_value(&entry.value) {
+                    redactor.add(&entry.value);
+                    redactor.add(&entry.written);
+                    let inner = match entry.quote {
+                        Quote::None => entry.written.as_str(),
+                        _ => &entry.written[1..entry.written.len() - 1],
+                    };
+                    redactor.add(inner);
+                    if let Some(comment) = entry.attached_comment {
+                        redactor.add(&format!("{}{}", entry.written, file.source.slice(comment)));
+                    }
+                }
+            }
+        }
+        redactor
+    }
+
+    /// Adds a value to mask, such as a token read from a file.
+    pub fn add(&mut self, secret: &str) {
+        let secret = secret.trim();
+        if secret.len() < MIN_SEARCHED_LENGTH || self.secrets.iter().any(|known| known == secret) {
+            return;
+        }
+        self.secrets.push(secret.to_string());
+        self.secrets.sort_by_key(|known| std::cmp::Reverse(known.len()));
+    }
+
+    /// Replaces every secret in `text` with `****`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "****");
+            }
+        }
+        out
+    }
+
+    /// Returns a copy of a file's text with secret values masked by `*` of
+    /// the same byte length, so spans into the file stay valid.
+    pub fn mask_source(&self, env: &EnvSet, file_index: usize) -> String {
+        let file = &env.files[file_index];
+        let mut bytes = file.source.text.clone().into_bytes();
+        for entry in &file.entries {
+            let secret = mastodon::is_secret_name(&entry.key) || mastodon::is_secret_value(&entry.value);
+            if !secret {
+                continue;
+            }
+            let mut end = entry.value_span.end;
+            if let Some(comment) = entry.attached_comment {
+                end = end.max(comment.end);
+            }
+            mask_range(&mut bytes, entry.value_span.start, end);
+        }
+        for span in &file.skipped {
+            if mastodon::is_secret_name(file.source.slice(*span)) {
+                mask_after_separator(&mut bytes, &file.source, span.start, span.end);
+            }
+        }
+        let masked = String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
+        mask_occurrences(&masked, &self.secrets)
+    }
+}
+
+fn mask_range(bytes: &mut [u8], start: usize, end: usize) {
+    for byte in &mut bytes[start..end] {
+        if !matches!(*byte, b'\n' | b'\r') {
+            *byte = b'*';
+        }
+    }
+}
+
+/// Masks what follows the first `=` or `:` of a skipped line.
+fn mask_after_separator(bytes: &mut [u8], source: &SourceFile, start: usize, end: usize) {
+    let line = source.slice(crate::envfile::Span::new(start, end));
+    if let Some(position) = line.find(['=', ':']) {
+        mask_range(bytes, start + position + 1, end);
+    }
+}
+
+fn mask_occurrences(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), &"*".repeat(secret.len()));
+        }
+    }
+    out
+}

@@ -1,0 +1,175 @@
+//! Human output: miette diagnostics with the `.env` snippet, labels, help and
+//! rule id, then a summary of what was checked and what was skipped.
+
+use std::fmt;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+
+use super::Report;
+use crate::finding::{Finding, Severity};
+
+/// Rendering choices that depend on the terminal.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    pub color: bool,
+    pub width: usize,
+}
+
+struct Rendered<'a> {
+    finding: &'a Finding,
+    help: Option<String>,
+    source: Option<NamedSource<String>>,
+    labels: Vec<LabeledSpan>,
+}
+
+impl fmt::Debug for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.finding.message)
+    }
+}
+
+impl fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.finding.message)
+    }
+}
+
+impl std::error::Error for Rendered<'_> {}
+
+impl Diagnostic for Rendered<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.finding.rule))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.finding.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Info => miette::Severity::Advice,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.help.as_ref().map(|help| Box::new(help) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|source| source as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+/// Builds the diagnostic of one finding: labels in the primary file become
+/// snippet labels, labels in other files are named in the help text.
+fn rendered<'a>(report: &Report, finding: &'a Finding) -> Rendered<'a> {
+    let mut help = finding.help.clone();
+    if let Some(suppression) = &finding.suppressed {
+        let note = format!("ignored ({}): {}", suppression.source, suppression.reason);
+        help = Some(match help {
+            Some(text) => format!("{text}\n{note}"),
+            None => note,
+        });
+    }
+    let Some(primary) = &finding.primary else {
+        return Rendered { finding, help, source: None, labels: Vec::new() };
+    };
+
+    let path = report.env.files[primary.file].source.path.display().to_string();
+    let source = NamedSource::new(path, report.masked_sources[primary.file].clone());
+    let mut labels = vec![labeled(primary.span, primary.message.clone(), true)];
+    for label in &finding.related {
+        if label.file == primary.file {
+            labels.push(labeled(label.span, label.message.clone(), false));
+        } else {
+            let location = report.location(label);
+            let note = format!("see also {}:{}:{}{}", location.path, location.line, location.column, label.message.as_ref().map(|message| format!(" ({message})")).unwrap_or_default());
+            help = Some(match help {
+                Some(text) => format!("{text}\n{note}"),
+                None => note,
+            });
+        }
+    }
+    Rendered { finding, help, source: Some(source), labels }
+}
+
+fn labeled(span: crate::envfile::Span, message: Option<String>, primary: bool) -> LabeledSpan {
+    let span = SourceSpan::new(span.start.into(), span.len());
+    if primary {
+        LabeledSpan::new_primary_with_span(message, span)
+    } else {
+        LabeledSpan::new_with_span(message, span)
+    }
+}
+
+/// Renders every finding, most severe first, then the summary.
+pub fn render(report: &Report, style: Style) -> String {
+    let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
+
+    let mut ordered: Vec<&Finding> = report.findings.iter().collect();
+    ordered.sort_by_key(|finding| (finding.suppressed.is_some(), std::cmp::Reverse(finding.severity)));
+
+    let mut out = String::new();
+    for finding in ordered {
+        let diagnostic = rendered(report, finding);
+        let mut text = String::new();
+        if handler.render_report(&mut text, &diagnostic).is_err() {
+            text = format!("{}: {} [{}]\n", finding.severity, finding.message, finding.rule);
+        }
+        out.push_str(&text);
+        out.push('\n');
+    }
+    out.push_str(&summary(report));
+    report.redactor.redact(&out)
+}
+
+fn plural(count: usize, word: &str) -> String {
+    if count == 1 {
+        format!("{count} {word}")
+    } else {
+        format!("{count} {word}s")
+    }
+}
+
+fn summary(report: &Report) -> String {
+    let mut lines = Vec::new();
+    let checked = &report.checked;
+    lines.push(format!("checked: {}", checked.files.join(", ")));
+    if let Some(provider) = &checked.provider {
+        if provider.kind != crate::providers::ProviderKind::Unknown {
+            lines.push(format!("provider: {} ({})", provider.kind.name(), provider.evidence));
+        }
+    }
+    if let Some(discovery) = &checked.discovery {
+        lines.push(format!("discovery document: {discovery}"));
+    }
+    if let Some(jwks) = &checked.jwks {
+        lines.push(format!("JWKS: {jwks}"));
+    }
+    if !report.skipped.is_empty() {
+        let mut reasons: Vec<&str> = report.skipped.iter().map(|skipped| skipped.reason.as_str()).collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        lines.push(format!("skipped: {} ({})", plural(report.skipped.len(), "rule"), reasons.join("; ")));
+    }
+    let suppressed = report.findings.iter().filter(|finding| finding.suppressed.is_some()).count();
+    let mut totals = format!(
+        "result: {}, {}, {}",
+        plural(report.count(Severity::Error), "error"),
+        plural(report.count(Severity::Warning), "warning"),
+        plural(report.count(Severity::Info), "note")
+    );
+    if suppressed > 0 {
+        totals.push_str(&format!(", {suppressed} ignored"));
+    }
+    lines.push(totals);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}

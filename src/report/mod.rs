@@ -1,0 +1,143 @@
+//! Reports: the findings of a run, redacted, with what was checked, in the
+//! formats admins, CI and monitoring read.
+
+pub mod human;
+pub mod json;
+
+use crate::check::{Checked, Outcome};
+use crate::envfile::EnvSet;
+use crate::finding::{Finding, Label, Severity};
+use crate::redact::Redactor;
+use crate::rules::{FetchFailure, Skipped};
+
+/// Exit status: no finding at or above `--fail-on`.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the configuration is wrong.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status: usage error or unreadable input.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status: a network check could not complete, and nothing else is wrong.
+pub const EXIT_INCOMPLETE: u8 = 3;
+
+/// A place in a file, 1-based, as every format prints it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Location {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+}
+
+/// Everything an output format needs, with secrets already masked.
+pub struct Report {
+    pub version: &'static str,
+    pub checked: Checked,
+    pub findings: Vec<Finding>,
+    pub skipped: Vec<Skipped>,
+    pub fail_on: Severity,
+    pub env: EnvSet,
+    pub fetch_failures: Vec<FetchFailure>,
+    pub redactor: Redactor,
+    /// Each file's text with secrets masked, for snippets.
+    pub masked_sources: Vec<String>,
+    /// Discovery and JWKS latency in seconds, when fetched.
+    pub discovery_latency: Option<f64>,
+    pub jwks_latency: Option<f64>,
+    /// Seconds since the Unix epoch when the provider's certificate expires.
+    pub certificate_not_after: Option<i64>,
+    /// Whether a provider document request succeeded, when one was made.
+    pub provider_reachable: Option<bool>,
+    /// Seconds since the Unix epoch at the end of the run.
+    pub checked_at: i64,
+}
+
+impl Report {
+    /// Builds a report from a run, masking every secret the env files hold.
+    pub fn new(outcome: Outcome, fail_on: Severity) -> Report {
+        let redactor = Redactor::from_env(&outcome.env);
+        let masked_sources = (0..outcome.env.files.len()).map(|index| redactor.mask_source(&outcome.env, index)).collect();
+        let findings = outcome
+            .findings
+            .into_iter()
+            .map(|mut finding| {
+                finding.message = redactor.redact(&finding.message);
+                finding.help = finding.help.map(|help| redactor.redact(&help));
+                for label in finding.primary.iter_mut().chain(finding.related.iter_mut()) {
+                    label.message = label.message.take().map(|message| redactor.redact(&message));
+                }
+                finding
+            })
+            .collect();
+        let discovery_latency = outcome.discovery.as_ref().and_then(|document| document.latency).map(|latency| latency.as_secs_f64());
+        let jwks_latency = outcome.jwks.as_ref().and_then(|document| document.latency).map(|latency| latency.as_secs_f64());
+        let certificate_not_after = outcome
+            .discovery
+            .as_ref()
+            .and_then(|document| document.certificate.as_ref())
+            .map(|certificate| certificate.not_after);
+        let fetched = outcome.discovery.iter().chain(outcome.jwks.iter()).any(|document| !document.from_file);
+        let provider_reachable = if fetched {
+            Some(true)
+        } else if outcome.fetch_failures.iter().any(|failure| failure.required) {
+            Some(false)
+        } else {
+            None
+        };
+        Report {
+            version: env!("CARGO_PKG_VERSION"),
+            checked: outcome.checked,
+            findings,
+            skipped: outcome.skipped,
+            fail_on,
+            env: outcome.env,
+            fetch_failures: outcome.fetch_failures,
+            redactor,
+            masked_sources,
+            discovery_latency,
+            jwks_latency,
+            certificate_not_after,
+            provider_reachable,
+            checked_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_secs() as i64)
+                .unwrap_or(0),
+        }
+    }
+
+    /// Findings that count: not suppressed.
+    pub fn active(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|finding| finding.suppressed.is_none())
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.active().filter(|finding| finding.severity == severity).count()
+    }
+
+    /// The exit status: 1 when the configuration is wrong, else 3 when a
+    /// check could not complete, else 0.
+    pub fn exit_code(&self) -> u8 {
+        let wrong = self.active().any(|finding| !finding.incomplete && finding.severity >= self.fail_on);
+        if wrong {
+            return EXIT_FINDINGS;
+        }
+        if self.active().any(|finding| finding.incomplete) {
+            return EXIT_INCOMPLETE;
+        }
+        EXIT_OK
+    }
+
+    /// Converts a label into a printable location.
+    pub fn location(&self, label: &Label) -> Location {
+        let source = &self.env.files[label.file].source;
+        let (line, column) = source.line_col(label.span.start);
+        let (end_line, end_column) = source.line_col(label.span.end);
+        Location {
+            path: source.path.display().to_string(),
+            line,
+            column,
+            end_line,
+            end_column,
+        }
+    }
+}
