@@ -225,22 +225,28 @@ fn destinations(args: &CheckArgs, matches: &clap::ArgMatches) -> Result<Vec<(For
     Ok(pairs)
 }
 
+impl CheckArgs {
+    /// The run options these arguments describe.
+    pub fn to_options(&self) -> Options {
+        Options {
+            path: self.path.clone(),
+            process_env: self.env.iter().cloned().collect::<HashMap<_, _>>(),
+            offline: self.offline,
+            discovery_file: self.discovery_file.clone(),
+            jwks_file: self.jwks_file.clone(),
+            http: HttpOptions {
+                timeout: self.timeout,
+                ca_file: self.ca_file.clone(),
+                resolve: self.resolve.clone(),
+                ..HttpOptions::default()
+            },
+        }
+    }
+}
+
 fn run_check(args: &CheckArgs, matches: &clap::ArgMatches) -> Result<u8, UsageError> {
     let destinations = destinations(args, matches)?;
-    let options = Options {
-        path: args.path.clone(),
-        process_env: args.env.iter().cloned().collect::<HashMap<_, _>>(),
-        offline: args.offline,
-        discovery_file: args.discovery_file.clone(),
-        jwks_file: args.jwks_file.clone(),
-        http: HttpOptions {
-            timeout: args.timeout,
-            ca_file: args.ca_file.clone(),
-            resolve: args.resolve.clone(),
-            ..HttpOptions::default()
-        },
-    };
-    let outcome = check::run(&options)?;
+    let outcome = check::run(&args.to_options())?;
     let report = Report::new(outcome, args.fail_on);
 
     for (format, path) in destinations {

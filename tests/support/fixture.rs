@@ -25,8 +25,9 @@
 //! - Route body: at most one of `body_file` (relative to the fixture directory), `body`
 //!   (text) or `json`. The `json` body sets `content-type: application/json` unless
 //!   `headers` sets one. `body_size` pads the body with spaces to that many bytes.
-//! - `{{ORIGIN}}` (`https://HOST:PORT`, or `http://` for `"none"`) and `{{PORT}}` are
-//!   replaced in bodies and header values when the server starts.
+//! - `{{ORIGIN}}` (`https://HOST:PORT`, or `http://` for `"none"`), `{{PUBLIC_ORIGIN}}`
+//!   (the same without the port, as a client using `--resolve` writes it) and `{{PORT}}`
+//!   are replaced in bodies and header values when the server starts.
 //! - The first route that matches answers, and unmatched requests get 404.
 
 use std::collections::BTreeMap;

@@ -153,15 +153,20 @@ impl Route {
             && rules_hold(&self.form, &request.form_pairs())
     }
 
-    /// Replaces `{{ORIGIN}}` and `{{PORT}}` in the body and header values, applies the
+    /// Replaces `{{ORIGIN}}`, `{{PUBLIC_ORIGIN}}` and `{{PORT}}` in the body and header
+    /// values, applies the
     /// padding and checks that the route can be served.
     ///
     /// Panics on a path without a leading `/`, a path with a `?`, an invalid status or an
     /// invalid header, because such a route would fail later with a less clear message.
     pub fn resolve(mut self, origin: &str, port: u16) -> Route {
         self.check_path();
+        // Through `--resolve HOST=127.0.0.1:PORT` a client reaches the server at a URL
+        // without a port, so documents that must match an env file use this form.
+        let public_origin = origin.strip_suffix(&format!(":{port}")).unwrap_or(origin).to_string();
         let substitute = |text: &str| {
             text.replace("{{ORIGIN}}", origin)
+                .replace("{{PUBLIC_ORIGIN}}", &public_origin)
                 .replace("{{PORT}}", &port.to_string())
         };
 
