@@ -21,6 +21,17 @@ pub struct Options {
     pub offline: bool,
     pub discovery_file: Option<PathBuf>,
     pub jwks_file: Option<PathBuf>,
+    /// Severity overrides and ignores (`--config`).
+    pub config: Option<PathBuf>,
+    /// `--authentik-version`, for when the server does not reveal it.
+    pub authentik_version: Option<String>,
+    /// `--authentik-token-file`; the token itself is never kept in the options.
+    pub authentik_token_file: Option<PathBuf>,
+    /// `--probe`: send the live authorization, token and Mastodon probes.
+    pub probe: bool,
+    pub mastodon_url: Option<String>,
+    /// Hosts besides the issuer's that may receive the client secret.
+    pub allowed_secret_hosts: Vec<String>,
     pub http: HttpOptions,
 }
 

@@ -109,6 +109,30 @@ pub struct CheckArgs {
     /// Never use colour (NO_COLOR in the environment does the same).
     #[arg(long)]
     pub no_color: bool,
+
+    /// Settings file with severity overrides and ignores (default: mastodon-oidc-check.toml next to PATH).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// authentik version to judge version caveats for, when it cannot be learned from the server.
+    #[arg(long, value_name = "X.Y.Z")]
+    pub authentik_version: Option<String>,
+
+    /// File holding an authentik API token for the admin cross-check (AUTHENTIK_TOKEN in the environment works too).
+    #[arg(long, value_name = "FILE")]
+    pub authentik_token_file: Option<PathBuf>,
+
+    /// Probe the live authorization and token endpoints, and Mastodon (few requests; see README).
+    #[arg(long)]
+    pub probe: bool,
+
+    /// Mastodon's public URL for the Mastodon probes (default: https://WEB_DOMAIN or LOCAL_DOMAIN).
+    #[arg(long, value_name = "URL")]
+    pub mastodon_url: Option<String>,
+
+    /// Host other than the issuer's that may receive the client secret during probes (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub allow_secret_host: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +258,12 @@ impl CheckArgs {
             offline: self.offline,
             discovery_file: self.discovery_file.clone(),
             jwks_file: self.jwks_file.clone(),
+            config: self.config.clone(),
+            authentik_version: self.authentik_version.clone(),
+            authentik_token_file: self.authentik_token_file.clone(),
+            probe: self.probe,
+            mastodon_url: self.mastodon_url.clone(),
+            allowed_secret_hosts: self.allow_secret_host.iter().map(|host| host.to_ascii_lowercase()).collect(),
             http: HttpOptions {
                 timeout: self.timeout,
                 ca_file: self.ca_file.clone(),
