@@ -134,7 +134,7 @@ fn check_clean_offline_exits_0() {
 
 #[test]
 fn check_error_exits_1_and_points_at_line() {
-    let text = AUTHENTIK_ENV.replace("openid_connect/callback", "openid_connect/callback/");
+    let text = AUTHENTIK_ENV.replace("/auth/auth/openid_connect/callback", "/auth/openid_connect/callback");
     let (_dir, path) = env_file(&text);
     let output = run(&["check", path.to_str().unwrap(), "--offline", "--format", "json"]);
     assert_eq!(output.status.code(), Some(1));

@@ -284,50 +284,51 @@ fn check_command_substitution(context: &Context, sink: &mut Sink) {
 
 fn check_duplicate_key(context: &Context, sink: &mut Sink) {
     for (index, file) in context.env.files.iter().enumerate() {
-        for (position, entry) in file.entries.iter().enumerate() {
-            let later = file.entries[position + 1..].iter().find(|other| other.key == entry.key);
-            let Some(later) = later else { continue };
-            let is_last_pair = !file.entries[position + 1..]
-                .iter()
-                .skip_while(|other| !std::ptr::eq(*other, later))
-                .skip(1)
-                .any(|other| other.key == entry.key);
-            if !is_last_pair {
+        let mut reported = std::collections::HashSet::new();
+        for entry in &file.entries {
+            if !reported.insert(entry.key.as_str()) {
                 continue;
             }
-            sink.emit(format!("{} is assigned on lines {} and {}; Mastodon uses line {}", entry.key, entry.line, later.line, later.line))
-                .at(Some(Label::new(index, entry.key_span).with_message("ignored")))
-                .related(Some(Label::new(index, later.key_span).with_message("this assignment wins")))
-                .help(format!("delete one of the two {} lines", entry.key));
+            let assignments: Vec<&Entry> = file.entries.iter().filter(|other| other.key == entry.key).collect();
+            let [earlier @ .., last] = assignments.as_slice() else { continue };
+            if earlier.is_empty() {
+                continue;
+            }
+            let lines: Vec<String> = assignments.iter().map(|assignment| assignment.line.to_string()).collect();
+            let mut finding = sink
+                .emit(format!("{} is assigned on lines {}; Mastodon uses line {}", entry.key, lines.join(", "), last.line))
+                .help(format!("delete the {} lines you do not want", entry.key));
+            for ignored in earlier {
+                finding = finding.at(Some(Label::new(index, ignored.key_span).with_message("ignored")));
+            }
+            finding.related(Some(Label::new(index, last.key_span).with_message("this assignment wins")));
         }
     }
 }
 
 fn check_shadowed(context: &Context, sink: &mut Sink) {
     for key in context.env.keys() {
-        let assignments: Vec<(usize, &Entry)> = context.env.all_assignments(key).collect();
-        let files: std::collections::BTreeSet<usize> = assignments.iter().map(|(file, _)| *file).collect();
+        let files: std::collections::BTreeSet<usize> = context.env.all_assignments(key).map(|(file, _)| file).collect();
         let in_process = context.env.process.contains_key(key);
-        if files.len() + usize::from(in_process) < 2 {
+        let places = files.len() + usize::from(in_process);
+        if places < 2 {
             continue;
         }
-        let winner = if in_process {
-            "the process environment (--env)".to_string()
-        } else {
-            let first = files.iter().next().copied().unwrap_or(0);
-            context.env.files[first].source.path.display().to_string()
+
+        // The process environment beats every file; among files the first wins.
+        let winner_file = if in_process { None } else { files.iter().next().copied() };
+        let winner = match winner_file {
+            Some(file) => context.env.files[file].source.path.display().to_string(),
+            None => "the process environment (--env)".to_string(),
         };
-        let mut finding = sink.emit(format!("{key} is defined in {} places; Mastodon uses the value from {winner}", files.len() + usize::from(in_process)));
+        let mut finding = sink
+            .emit(format!("{key} is defined in {places} places; Mastodon uses the value from {winner}"))
+            .help("keep one definition, in the file that should win");
         for file in files {
             let entry = context.env.files[file].get(key).expect("the file defines the key");
-            let note = if in_process || Some(&file) != context.env.files.iter().position(|f| f.get(key).is_some()).as_ref() {
-                "ignored"
-            } else {
-                "used"
-            };
+            let note = if Some(file) == winner_file { "used" } else { "ignored" };
             finding = finding.at(Some(Label::new(file, entry.key_span).with_message(note)));
         }
-        finding.help("keep one definition, in the file that should win");
     }
 }
 

@@ -34,8 +34,8 @@ const CLAIM_SCOPES: &[(&str, &str)] = &[
     ("address", "address"),
 ];
 
-/// Claims in `claims_supported` that describe the token, not the user; left
-/// out when the finding lists the claims a provider offers.
+/// Claims in `claims_supported` that describe the token, not the user. The
+/// finding leaves them out when it lists the claims a provider offers.
 const PROTOCOL_CLAIMS: &[&str] = &["iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "azp", "at_hash", "c_hash", "sid", "jti"];
 
 pub(super) const RULES: &[Rule] = &[
@@ -155,11 +155,13 @@ fn scope_for_claim(claim: &str) -> Option<&'static str> {
 }
 
 /// Writes the OIDC_SCOPE value with `added` appended and `openid` first, in the
-/// comma-separated form Mastodon expects.
+/// comma-separated form Mastodon expects. A scope that differs from `added`
+/// only in letter case is dropped, because scope names are case-sensitive.
 fn scope_with(context: &Context, added: &str) -> String {
     let mut scopes: Vec<String> = vec!["openid".to_string()];
     for scope in context.settings.authorize_scopes() {
-        if !scopes.contains(&scope) {
+        let miswritten = scope != added && scope.eq_ignore_ascii_case(added);
+        if !miswritten && !scopes.contains(&scope) {
             scopes.push(scope);
         }
     }
@@ -242,7 +244,7 @@ to the ID token or the userinfo response"
     sink.emit(message).at(context.var("OIDC_UID_FIELD").and_then(|var| var.label)).help(help);
 }
 
-/// What goes wrong when a mutable claim is the uid, per claim.
+/// Returns the severity and the consequence of a mutable claim as uid, or `None` for `sub` and custom claims.
 fn mutable_claim_risk(claim: &str) -> Option<(Severity, &'static str)> {
     let risk = match claim {
         "preferred_username" => (
@@ -279,15 +281,15 @@ number signs in to the old owner's account, direct messages included",
 fn provider_lock_advice(kind: ProviderKind, claim: &str) -> Option<&'static str> {
     match (kind, claim) {
         (ProviderKind::Authentik, "preferred_username" | "nickname") => Some(
-            "in authentik, keep \"Allow users to change username\" disabled (System settings; the default) and do not \
-give it back through the goauthentik.io/user/can-change-username attribute",
+            "in authentik, keep \"Allow users to change username\" disabled (System settings, the default), and give no group \
+the goauthentik.io/user/can-change-username attribute",
         ),
         (ProviderKind::Authentik, "email") => {
-            Some("in authentik, keep \"Allow users to change email\" disabled (System settings; the default)")
+            Some("in authentik, keep \"Allow users to change email\" disabled (System settings, the default)")
         }
         (ProviderKind::Authentik, "name" | "given_name" | "family_name") => Some(
-            "in authentik, `name` and `given_name` both hold the full name, and \"Allow users to change name\" is \
-enabled by default",
+            "in authentik, `name` and `given_name` both hold the full name, and \"Allow users to change name\" is enabled by \
+default",
         ),
         (ProviderKind::Keycloak, "preferred_username") => {
             Some("in Keycloak, the realm must not allow users to edit their username (Realm settings, Login, \"Edit username\" off)")
@@ -295,6 +297,17 @@ enabled by default",
         (ProviderKind::Keycloak, "email") => {
             Some("in Keycloak, make the email attribute read-only for users (Realm settings, User profile)")
         }
+        _ => None,
+    }
+}
+
+/// Returns what a provider must never give to a second user, for claims that name one user.
+fn reused_value(claim: &str) -> Option<&'static str> {
+    match claim {
+        "preferred_username" => Some("username"),
+        "nickname" => Some("nickname"),
+        "email" => Some("email address"),
+        "phone_number" => Some("phone number"),
         _ => None,
     }
 }
@@ -307,14 +320,20 @@ fn check_uid_mutable(context: &Context, sink: &mut Sink) {
     let Some((severity, risk)) = mutable_claim_risk(claim) else { return };
 
     let message = format!("OIDC_UID_FIELD is `{claim}`: Mastodon keys each account's login by this value, so {risk}");
-    let keep = match provider_lock_advice(context.provider.kind, claim) {
-        Some(advice) => format!("{advice}, and never reuse the value of a deleted user"),
-        None => format!("make sure the provider never lets `{claim}` change and never reuses it"),
-    };
-    let help = format!(
-        "{keep}; on a new instance prefer OIDC_UID_FIELD=sub (changing it on an existing instance disconnects every existing login from its account)"
+    let mut steps: Vec<String> = Vec::new();
+    match provider_lock_advice(context.provider.kind, claim) {
+        Some(advice) => steps.push(advice.to_string()),
+        None => steps.push(format!("make sure the provider never lets users or admins change `{claim}`")),
+    }
+    if let Some(value) = reused_value(claim) {
+        steps.push(format!("never give a deleted user's {value} to someone else"));
+    }
+    steps.push(
+        "on a new instance prefer OIDC_UID_FIELD=sub, because changing the field on an existing instance disconnects every \
+existing login from its account"
+            .to_string(),
     );
-    sink.emit(message).severity(severity).at(context.var("OIDC_UID_FIELD").and_then(|var| var.label)).help(help);
+    sink.emit(message).severity(severity).at(context.var("OIDC_UID_FIELD").and_then(|var| var.label)).help(steps.join("; "));
 }
 
 fn check_uid_opaque_sub(context: &Context, sink: &mut Sink) {

@@ -1,8 +1,8 @@
 //! Rules about OIDC_REDIRECT_URI and the domains it has to agree with.
 //!
 //! Mastodon 4.3 to 4.5 send OIDC_REDIRECT_URI verbatim, in the authorization
-//! request and in the token request; nothing derives it from LOCAL_DOMAIN or
-//! WEB_DOMAIN. The only working value is
+//! request and in the token request. Nothing derives it from LOCAL_DOMAIN or
+//! WEB_DOMAIN, and the only working value is
 //! `https://<WEB_DOMAIN, else LOCAL_DOMAIN>/auth/auth/openid_connect/callback`.
 
 use url::Url;
@@ -21,8 +21,8 @@ pub(super) const RULES: &[Rule] = &[
 the provider is named `openid_connect`, so the callback path is `/auth/auth/openid_connect/callback` with \
 `auth` twice. Mastodon sends OIDC_REDIRECT_URI verbatim, so with any other path the provider either rejects \
 the request or sends the user to a page Mastodon does not serve (404). OmniAuth 2.1 matches the callback \
-path ignoring letter case, but Rails' router then looks up the lower-case route, so a path that differs \
-only in case fails too. A fragment is an error: OAuth 2.0 forbids it in a redirect URI. A trailing slash \
+path ignoring letter case, but Rails' routes are case-sensitive, so a path that differs only in case ends \
+on a 404 page after the callback. A fragment is an error: OAuth 2.0 forbids it in a redirect URI. A trailing slash \
 or a query is a warning: OmniAuth and Rails still reach the callback, but the provider compares the redirect \
 URI as an exact string, so the registration must carry the same deviation.\n\nFix: set OIDC_REDIRECT_URI to \
 `https://<WEB_DOMAIN, else LOCAL_DOMAIN>/auth/auth/openid_connect/callback` and register exactly the same \
@@ -74,7 +74,7 @@ bare host, such as LOCAL_DOMAIN=mastodon.example.",
     },
 ];
 
-/// A URL split as written, before any normalisation, so a rule sees exactly what Mastodon sends.
+/// A URL split as written, without normalisation, because the provider compares the exact string Mastodon sends.
 #[derive(Debug, PartialEq, Eq)]
 struct WrittenUrl<'a> {
     scheme: &'a str,
@@ -85,7 +85,7 @@ struct WrittenUrl<'a> {
     fragment: Option<&'a str>,
 }
 
-/// Splits `scheme://[userinfo@]host[:port]path[?query][#fragment]`; `None` without `://`.
+/// Splits `scheme://[userinfo@]host[:port]path[?query][#fragment]`, or returns `None` without `://`.
 fn split_written(value: &str) -> Option<WrittenUrl<'_>> {
     let (scheme, rest) = value.split_once("://")?;
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -147,7 +147,7 @@ fn host_spec(value: &str) -> Option<HostSpec> {
     Some(HostSpec { host: host.to_ascii_lowercase(), port: port.filter(|port| !port.is_empty()).map(str::to_string) })
 }
 
-/// The host of the web interface and the session cookie: WEB_DOMAIN, else LOCAL_DOMAIN.
+/// Returns the host of the web interface and the session cookie: WEB_DOMAIN, else LOCAL_DOMAIN.
 fn web_host(context: &Context) -> Option<HostSpec> {
     context.settings.web_host().and_then(host_spec)
 }
@@ -156,7 +156,7 @@ fn expected_uri(web: &HostSpec) -> String {
     format!("https://{}{CALLBACK_PATH}", web.display())
 }
 
-/// OIDC_REDIRECT_URI when these rules apply: OIDC enabled and the value set and not empty.
+/// Returns OIDC_REDIRECT_URI when OIDC is enabled and the value is set and not empty.
 fn redirect_uri<'a>(context: &Context<'a>) -> Option<Var<'a>> {
     if !context.settings.oidc_enabled() {
         return None;
@@ -167,7 +167,7 @@ fn redirect_uri<'a>(context: &Context<'a>) -> Option<Var<'a>> {
 /// Returns why a redirect URI is not a usable absolute URL, or `None` when it is one.
 fn invalid_reason(value: &str) -> Option<&'static str> {
     if value.trim() != value {
-        return Some("it has leading or trailing spaces, which Mastodon sends as part of the value");
+        return Some("it starts or ends with a space");
     }
     if value.chars().any(char::is_whitespace) {
         return Some("it contains a space");
@@ -224,6 +224,11 @@ fn check_path(context: &Context, sink: &mut Sink) {
     }
     let Some(written) = split_written(var.value) else { return };
 
+    // OmniAuth 2.1.2 lower-cases the request path and drops one trailing slash
+    // before comparing it with the callback path, and Rails' router ignores a
+    // trailing slash but not letter case. NOTE: the outcome of the case-only and
+    // trailing-slash variants is derived from that source, not observed on a
+    // running Mastodon.
     let without_slash = written.path.strip_suffix('/').unwrap_or(written.path);
     let mut problems: Vec<(Severity, String)> = Vec::new();
     if !without_slash.eq_ignore_ascii_case(CALLBACK_PATH) {
@@ -235,8 +240,8 @@ fn check_path(context: &Context, sink: &mut Sink) {
         problems.push((
             Severity::Error,
             format!(
-                "has the path `{}`, which differs from `{CALLBACK_PATH}` in letter case: OmniAuth accepts it, but Rails' router \
-does not find the lower-case route, so the login ends on a 404 page",
+                "has the path `{}`, which differs from `{CALLBACK_PATH}` in letter case: OmniAuth accepts it, but Rails' routes \
+are case-sensitive, so the login ends on a 404 page",
                 written.path
             ),
         ));
@@ -349,7 +354,7 @@ fn check_scheme(context: &Context, sink: &mut Sink) {
 
     if let Some(reason) = invalid_reason(var.value) {
         sink.emit(format!(
-            "OIDC_REDIRECT_URI `{}` is not a valid absolute URL because {reason}; Mastodon sends it verbatim, so no login can complete",
+            "OIDC_REDIRECT_URI `{}` is not a valid absolute URL because {reason}, and Mastodon sends the value verbatim, so no login can complete",
             var.value
         ))
         .at(var.label)
