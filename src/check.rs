@@ -8,8 +8,10 @@ use crate::envfile::{EnvSet, LoadError};
 use crate::fetch::{self, ClientError, HttpOptions};
 use crate::finding::Finding;
 use crate::mastodon::{self, Settings};
-use crate::providers::{self, Provider};
-use crate::rules::{self, Context, FetchFailure, Input, Skipped};
+use crate::probe::{self, ProbeOptions, ProbeResults, ProbeScope};
+use crate::progress::Progress;
+use crate::providers::{self, authentik, Provider, ProviderKind};
+use crate::rules::{self, Context, ExpiryThresholds, FetchFailure, Input, Skipped};
 
 /// Everything a run needs to know, independent of the output format.
 #[derive(Clone, Debug, Default)]
@@ -29,10 +31,22 @@ pub struct Options {
     pub authentik_token_file: Option<PathBuf>,
     /// `--probe`: send the live authorization, token and Mastodon probes.
     pub probe: bool,
+    /// `--probe=provider` or `--probe=mastodon`: which probes `--probe` sends.
+    pub probe_scope: ProbeScope,
+    /// `--allow-first-use-registration`: send the authorization probe even to
+    /// an authentik provider without redirect URIs, which then registers it.
+    pub allow_first_use_registration: bool,
     pub mastodon_url: Option<String>,
     /// Hosts besides the issuer's that may receive the client secret.
     pub allowed_secret_hosts: Vec<String>,
     pub http: HttpOptions,
+    /// `--cert-warn-days` and `--cert-error-days`.
+    pub certificate_expiry: ExpiryThresholds,
+    /// The moment rules compare certificate dates with, in seconds since the
+    /// Unix epoch; `None` uses the clock.
+    pub now: Option<i64>,
+    /// The progress line that names each request while it runs.
+    pub progress: Progress,
 }
 
 /// Failures that stop a run before any rule: the CLI exits with status 2.
@@ -48,6 +62,10 @@ pub enum Error {
     },
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    AuthentikVersion(#[from] authentik::version::InvalidVersion),
+    #[error(transparent)]
+    AuthentikToken(#[from] authentik::api::TokenError),
 }
 
 /// What was checked, for the report.
@@ -58,6 +76,12 @@ pub struct Checked {
     pub discovery: Option<String>,
     pub jwks: Option<String>,
     pub provider: Option<Provider>,
+    /// The authentik release the caveats were judged for and what the admin API read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentik: Option<authentik::Summary>,
+    /// The requests the live probes sent, with `--probe`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<probe::Summary>,
 }
 
 /// The result of a run, before overrides and output.
@@ -69,21 +93,35 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skipped>,
     pub checked: Checked,
+    /// Secrets learned during the run (an API token, a provider's client
+    /// secret) that every output must mask besides the env files' secrets.
+    pub secrets: Vec<String>,
 }
 
 /// Runs every rule against the files and documents the options name.
 pub fn run(options: &Options) -> Result<Outcome, Error> {
     let env = EnvSet::load(&options.path, options.process_env.clone())?;
-    let gathered = gather_documents(options, &env)?;
+    // Both are read before any request, so a bad flag or token file stops the run early.
+    let authentik_version = options.authentik_version.as_deref().map(authentik::version::parse_cli).transpose()?;
+    let authentik_token = authentik::api::Token::load(options.authentik_token_file.as_deref())?;
+    let mut gathered = gather_documents(options, &env)?;
 
     let settings = Settings::new(&env);
     let provider = providers::detect(settings.raw("OIDC_ISSUER"), gathered.discovery.as_ref());
+    let authentik_facts = gather_authentik(options, &settings, &provider, &mut gathered, authentik_version, authentik_token.as_ref())?;
+    let probes = gather_probes(options, &settings, &provider, &mut gathered, authentik_facts.as_ref())?;
     let mut context = Context::new(&env);
     context.discovery = gathered.discovery.as_ref();
     context.jwks = gathered.jwks.as_ref();
     context.provider = provider.clone();
     context.fetch_failures = &gathered.failures;
     context.unavailable = gathered.unavailable.clone();
+    context.authentik = authentik_facts.as_ref();
+    context.probes = probes.as_ref();
+    context.certificate_expiry = options.certificate_expiry;
+    if let Some(now) = options.now {
+        context.now = now;
+    }
     let (findings, skipped) = rules::run(&context);
 
     let checked = Checked {
@@ -92,7 +130,11 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
         discovery: gathered.discovery.as_ref().map(|document| document.source.clone()).or(gathered.discovery_url.clone()),
         jwks: gathered.jwks.as_ref().map(|document| document.source.clone()).or(gathered.jwks_url.clone()),
         provider: Some(provider),
+        authentik: authentik_facts.as_ref().map(authentik::Facts::summary),
+        probes: probes.as_ref().map(ProbeResults::summary),
     };
+    let mut secrets: Vec<String> = authentik_token.iter().map(|token| token.expose().to_string()).collect();
+    secrets.extend(authentik_facts.iter().flat_map(|facts| facts.secrets.iter().cloned()));
     Ok(Outcome {
         discovery: gathered.discovery,
         jwks: gathered.jwks,
@@ -100,8 +142,109 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
         findings,
         skipped,
         checked,
+        secrets,
         env,
     })
+}
+
+/// Learns the authentik release and reads the admin API, for authentik
+/// servers only. Saved documents and --offline keep it off the network, like
+/// the documents. Marks the authentik inputs the facts cannot supply.
+fn gather_authentik(
+    options: &Options,
+    settings: &Settings<'_>,
+    provider: &Provider,
+    gathered: &mut Gathered,
+    cli_version: Option<(authentik::version::Version, String)>,
+    token: Option<&authentik::api::Token>,
+) -> Result<Option<authentik::Facts>, Error> {
+    if provider.kind != ProviderKind::Authentik {
+        if token.is_some() {
+            log::warn!("an authentik admin API token was given, but the provider is not authentik; the token was not used");
+        }
+        return Ok(None);
+    }
+    let request = authentik::Request {
+        issuer: settings.raw("OIDC_ISSUER").unwrap_or_default(),
+        client_id: settings.raw("OIDC_CLIENT_ID"),
+        discovery: gathered.discovery.as_ref(),
+        cli_version,
+        token,
+    };
+    let saved = options.discovery_file.is_some() || options.jwks_file.is_some();
+    let facts = if options.offline || saved {
+        let reason = if options.offline { "--offline was given" } else { "saved documents were given, so nothing is fetched" };
+        authentik::collect_offline(&request, reason)
+    } else {
+        let client = fetch::build_client(&options.http)?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| ClientError::Build(error.to_string()))?;
+        let facts = {
+            let _step = options.progress.start("asking authentik for its release and provider");
+            runtime.block_on(authentik::collect(&client, &options.http, &request))
+        };
+        options.progress.finish();
+        facts
+    };
+    if let Some(reason) = facts.version_unavailable() {
+        gathered.unavailable(Input::AuthentikVersion, reason);
+    }
+    if let Some(reason) = facts.api_unavailable() {
+        gathered.unavailable(Input::AuthentikApi, reason);
+    }
+    Ok(Some(facts))
+}
+
+/// Runs the live probes when --probe is given on a live run: saved documents
+/// and --offline keep the run off the network. Marks the probe inputs that
+/// did not run, with the reason.
+fn gather_probes(
+    options: &Options,
+    settings: &Settings,
+    provider: &Provider,
+    gathered: &mut Gathered,
+    authentik_facts: Option<&authentik::Facts>,
+) -> Result<Option<ProbeResults>, Error> {
+    let saved = options.discovery_file.is_some() || options.jwks_file.is_some();
+    let not_run = if !options.probe {
+        Some("--probe was not given")
+    } else if options.offline {
+        Some("--offline was given")
+    } else if saved {
+        Some("saved documents were given, and probes run only with fetched ones")
+    } else {
+        None
+    };
+    if let Some(reason) = not_run {
+        gathered.unavailable(Input::ProviderProbe, format!("no probe: {reason}"));
+        gathered.unavailable(Input::MastodonProbe, format!("no probe: {reason}"));
+        return Ok(None);
+    }
+
+    // The admin API, when it was read, tells whether authentik would register
+    // the probed redirect URI as the provider's first one.
+    let registered_redirect_uris = authentik_facts
+        .and_then(|facts| facts.api.as_ref())
+        .and_then(|api| api.provider.as_ref())
+        .and_then(|object| object.redirect_uris.as_ref())
+        .map(|uris| uris.entries().iter().filter(|entry| entry.is_authorization()).count());
+    let probe_options = ProbeOptions {
+        scope: options.probe_scope,
+        mastodon_url: options.mastodon_url.clone(),
+        allowed_secret_hosts: options.allowed_secret_hosts.clone(),
+        allow_first_use_registration: options.allow_first_use_registration,
+        registered_redirect_uris,
+        provider_kind: Some(provider.kind),
+        http: options.http.clone(),
+        progress: options.progress.clone(),
+    };
+    let results = probe::run(&probe_options, settings, gathered.discovery.as_ref())?;
+    if let Err(reason) = &results.provider {
+        gathered.unavailable(Input::ProviderProbe, format!("no provider probe: {reason}"));
+    }
+    if let Err(reason) = &results.mastodon {
+        gathered.unavailable(Input::MastodonProbe, format!("no Mastodon probe: {reason}"));
+    }
+    Ok(Some(results))
 }
 
 #[derive(Default)]
@@ -155,6 +298,7 @@ fn gather_documents(options: &Options, env: &EnvSet) -> Result<Gathered, Error> 
     let client = fetch::build_client(&options.http)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| ClientError::Build(error.to_string()))?;
     runtime.block_on(fetch_all(&client, options, &settings, &mut gathered));
+    options.progress.finish();
     mark_unusable(&mut gathered);
     Ok(gathered)
 }
@@ -176,6 +320,13 @@ async fn fetch_all(client: &reqwest::Client, options: &Options, settings: &Setti
         Some(Ok(url)) => Some(url.to_string()),
         Some(Err(error)) => {
             gathered.unavailable(Input::Discovery, format!("no discovery document: OIDC_ISSUER is not a valid URL ({error})"));
+            gathered.failures.push(FetchFailure {
+                document: DocumentKind::Discovery,
+                url: settings.raw("OIDC_ISSUER").unwrap_or_default().to_string(),
+                kind: crate::rules::FetchFailureKind::InvalidUrl,
+                detail: error.to_string(),
+                required: discovery_on,
+            });
             None
         }
         None => {
@@ -195,13 +346,19 @@ async fn fetch_all(client: &reqwest::Client, options: &Options, settings: &Setti
 
     let discovery_request = async {
         match &discovery_url {
-            Some(url) => Some(fetch::fetch_document(client, &options.http, DocumentKind::Discovery, url, discovery_on).await),
+            Some(url) => {
+                let _step = options.progress.fetching(DocumentKind::Discovery, url);
+                Some(fetch::fetch_document(client, &options.http, DocumentKind::Discovery, url, discovery_on).await)
+            }
             None => None,
         }
     };
     let manual_jwks_request = async {
         match &manual_jwks {
-            Some(url) => Some(fetch::fetch_document(client, &options.http, DocumentKind::Jwks, url, true).await),
+            Some(url) => {
+                let _step = options.progress.fetching(DocumentKind::Jwks, url);
+                Some(fetch::fetch_document(client, &options.http, DocumentKind::Jwks, url, true).await)
+            }
             None => None,
         }
     };
@@ -225,7 +382,10 @@ async fn fetch_all(client: &reqwest::Client, options: &Options, settings: &Setti
             let url = gathered.discovery.as_ref().and_then(|document| document.str("jwks_uri")).map(str::to_string);
             gathered.jwks_url = url.clone();
             match url {
-                Some(url) => Some(fetch::fetch_document(client, &options.http, DocumentKind::Jwks, &url, discovery_on).await),
+                Some(url) => {
+                    let _step = options.progress.fetching(DocumentKind::Jwks, &url);
+                    Some(fetch::fetch_document(client, &options.http, DocumentKind::Jwks, &url, discovery_on).await)
+                }
                 None => None,
             }
         }

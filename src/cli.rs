@@ -12,7 +12,8 @@ use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, 
 use crate::check::{self, Options};
 use crate::fetch::HttpOptions;
 use crate::finding::Severity;
-use crate::report::{self, human, json, Report, EXIT_OK, EXIT_USAGE};
+use crate::progress::Progress;
+use crate::report::{self, github, human, json, junit, prometheus, sarif, Report, EXIT_OK, EXIT_USAGE};
 use crate::rules;
 
 #[derive(Debug, Parser)]
@@ -38,6 +39,8 @@ pub struct Cli {
     pub quiet: bool,
 }
 
+// One value is parsed per process, so the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check an env file or a Mastodon directory against its provider.
@@ -49,6 +52,19 @@ pub enum Command {
         /// Rule id, as printed in brackets after a finding.
         rule: String,
     },
+    /// Print the effective OIDC settings as Mastodon will use them, with the file and line of each.
+    Settings(crate::settings_view::SettingsArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// Shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page in roff, of the tool or of one subcommand.
+    Man {
+        /// Subcommand whose page to print, such as `check`.
+        command: Option<String>,
+    },
 }
 
 /// Output formats of `check`.
@@ -58,6 +74,14 @@ pub enum Format {
     Human,
     /// One JSON object (schema in docs/json.md).
     Json,
+    /// SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::`), which annotate the run.
+    Github,
+    /// JUnit XML: one test case per rule, a failure per rule with findings.
+    Junit,
+    /// Prometheus text format for node_exporter's textfile collector (metrics in docs/prometheus.md).
+    Prometheus,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +126,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "HOST=IP:PORT", value_parser = parse_resolve)]
     pub resolve: Vec<(String, SocketAddr)>,
 
+    /// Never ask DNS: hosts not given with --resolve fail as unresolvable.
+    #[arg(long)]
+    pub resolve_only: bool,
+
     /// A variable of Mastodon's process environment, which beats the files (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
@@ -109,6 +137,14 @@ pub struct CheckArgs {
     /// Never use colour (NO_COLOR in the environment does the same).
     #[arg(long)]
     pub no_color: bool,
+
+    /// Warn when the provider's TLS certificate expires in fewer than DAYS days.
+    #[arg(long, value_name = "DAYS", default_value_t = rules::DEFAULT_WARNING_DAYS)]
+    pub cert_warn_days: u32,
+
+    /// Report an error when the provider's TLS certificate expires in fewer than DAYS days.
+    #[arg(long, value_name = "DAYS", default_value_t = rules::DEFAULT_ERROR_DAYS)]
+    pub cert_error_days: u32,
 
     /// Settings file with severity overrides and ignores (default: mastodon-oidc-check.toml next to PATH).
     #[arg(long, value_name = "FILE")]
@@ -122,9 +158,13 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub authentik_token_file: Option<PathBuf>,
 
-    /// Probe the live authorization and token endpoints, and Mastodon (few requests; see README).
+    /// Probe the live authorization and token endpoints, and Mastodon (few requests; see README); `--probe=provider` or `--probe=mastodon` sends only those.
+    #[arg(long, value_name = "WHAT", value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "all")]
+    pub probe: Option<crate::probe::ProbeScope>,
+
+    /// Send the authorization probe even to an authentik provider without redirect URIs, which registers OIDC_REDIRECT_URI as its first one.
     #[arg(long)]
-    pub probe: bool,
+    pub allow_first_use_registration: bool,
 
     /// Mastodon's public URL for the Mastodon probes (default: https://WEB_DOMAIN or LOCAL_DOMAIN).
     #[arg(long, value_name = "URL")]
@@ -139,7 +179,18 @@ pub struct CheckArgs {
 pub struct RulesArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
+    pub format: RulesFormat,
+}
+
+/// Output formats of `rules`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// One line per rule.
+    Human,
+    /// A JSON array of id, severity, summary and inputs.
+    Json,
+    /// The reference page docs/rules.md.
+    Markdown,
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {
@@ -163,7 +214,7 @@ fn parse_resolve(text: &str) -> Result<(String, SocketAddr), String> {
     Ok((host.to_ascii_lowercase(), address))
 }
 
-fn parse_env(text: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_env(text: &str) -> Result<(String, String), String> {
     let (name, value) = text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=VALUE"))?;
     Ok((name.to_string(), value.to_string()))
 }
@@ -173,6 +224,8 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 pub enum UsageError {
     #[error(transparent)]
     Check(#[from] check::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::Error),
     #[error("unknown rule `{0}`; `mastodon-oidc-check rules` lists them")]
     UnknownRule(String),
     #[error("{0}")]
@@ -210,6 +263,22 @@ pub fn run(arguments: Vec<std::ffi::OsString>) -> u8 {
         }
         Command::Rules(args) => print_rules(args),
         Command::Explain { rule } => explain(rule),
+        Command::Settings(args) => crate::settings_view::render(args)
+            .map(|text| {
+                print_stdout(&text);
+                EXIT_OK
+            })
+            .map_err(|error| UsageError::Check(error.into())),
+        Command::Completions { shell } => {
+            print_stdout(&crate::generate::completions(*shell));
+            Ok(EXIT_OK)
+        }
+        Command::Man { command } => crate::generate::man_page(command.as_deref())
+            .map(|page| {
+                print_stdout(&page);
+                EXIT_OK
+            })
+            .map_err(UsageError::Arguments),
     };
     match result {
         Ok(code) => code,
@@ -261,22 +330,35 @@ impl CheckArgs {
             config: self.config.clone(),
             authentik_version: self.authentik_version.clone(),
             authentik_token_file: self.authentik_token_file.clone(),
-            probe: self.probe,
+            probe: self.probe.is_some(),
+            probe_scope: self.probe.unwrap_or_default(),
+            allow_first_use_registration: self.allow_first_use_registration,
             mastodon_url: self.mastodon_url.clone(),
             allowed_secret_hosts: self.allow_secret_host.iter().map(|host| host.to_ascii_lowercase()).collect(),
             http: HttpOptions {
                 timeout: self.timeout,
                 ca_file: self.ca_file.clone(),
                 resolve: self.resolve.clone(),
+                resolve_only: self.resolve_only,
                 ..HttpOptions::default()
             },
+            certificate_expiry: rules::ExpiryThresholds {
+                warning_days: self.cert_warn_days,
+                error_days: self.cert_error_days,
+            },
+            now: None,
+            progress: Progress::default(),
         }
     }
 }
 
 fn run_check(args: &CheckArgs, matches: &clap::ArgMatches) -> Result<u8, UsageError> {
     let destinations = destinations(args, matches)?;
-    let outcome = check::run(&args.to_options())?;
+    let mut options = args.to_options();
+    options.progress = progress_line(&destinations);
+    let config = crate::config::load(&args.path, args.config.as_deref())?;
+    let mut outcome = check::run(&options)?;
+    report::policy::apply(&mut outcome.findings, &outcome.env, config.as_ref());
     let report = Report::new(outcome, args.fail_on);
 
     for (format, path) in destinations {
@@ -285,6 +367,10 @@ fn run_check(args: &CheckArgs, matches: &clap::ArgMatches) -> Result<u8, UsageEr
         let text = match format {
             Format::Human => human::render(&report, human::Style { color, width: terminal_width() }),
             Format::Json => json::render(&report),
+            Format::Sarif => sarif::render(&report),
+            Format::Github => github::render(&report),
+            Format::Junit => junit::render(&report),
+            Format::Prometheus => prometheus::render(&report),
         };
         match path {
             Some(path) => write_atomically(&path, &text)?,
@@ -292,6 +378,20 @@ fn run_check(args: &CheckArgs, matches: &clap::ArgMatches) -> Result<u8, UsageEr
         }
     }
     Ok(report.exit_code())
+}
+
+/// The progress line on stderr, only for a person at a terminal: the human
+/// report goes to stdout, stderr is a terminal, and neither -v nor -q is given
+/// (log lines would break the line, and -q asks for silence).
+fn progress_line(destinations: &[(Format, Option<PathBuf>)]) -> Progress {
+    let human_on_stdout = destinations.iter().any(|(format, path)| *format == Format::Human && path.is_none());
+    if human_on_stdout && std::io::stderr().is_terminal() && log::max_level() == log::LevelFilter::Warn {
+        // COLUMNS is rarely exported, and 80 columns fit almost any terminal.
+        let width = std::env::var("COLUMNS").ok().and_then(|columns| columns.parse().ok()).unwrap_or(80);
+        Progress::stderr(width)
+    } else {
+        Progress::default()
+    }
 }
 
 fn terminal_width() -> usize {
@@ -320,7 +420,7 @@ pub fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), UsageE
 
 fn print_rules(args: &RulesArgs) -> Result<u8, UsageError> {
     let text = match args.format {
-        Format::Json => {
+        RulesFormat::Json => {
             let rules: Vec<serde_json::Value> = rules::registry()
                 .map(|rule| {
                     serde_json::json!({
@@ -333,12 +433,13 @@ fn print_rules(args: &RulesArgs) -> Result<u8, UsageError> {
                 .collect();
             serde_json::to_string_pretty(&rules).expect("a JSON value always serializes") + "\n"
         }
-        Format::Human => {
+        RulesFormat::Human => {
             let width = rules::registry().map(|rule| rule.id.len()).max().unwrap_or(0);
             rules::registry()
                 .map(|rule| format!("{:width$}  {:7}  {}\n", rule.id, rule.severity.as_str(), rule.summary))
                 .collect()
         }
+        RulesFormat::Markdown => rules::markdown(),
     };
     print_stdout(&text);
     Ok(EXIT_OK)
@@ -348,10 +449,11 @@ fn explain(id: &str) -> Result<u8, UsageError> {
     let rule = rules::find(id).ok_or_else(|| UsageError::UnknownRule(id.to_string()))?;
     let needs: Vec<&str> = rule.needs.iter().map(|input| input.as_str()).collect();
     let text = format!(
-        "{}\n\nSeverity: {}\nNeeds: {}\n\n{}\n\n{}\n",
+        "{}\n\nSeverity: {}\nNeeds: {}\nDocumentation: {}\n\n{}\n\n{}\n",
         rule.id,
         rule.severity,
         needs.join(", "),
+        rules::help_uri(rule.id),
         rule.summary,
         rule.explanation
     );

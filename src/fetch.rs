@@ -19,6 +19,10 @@ pub struct HttpOptions {
     /// `--resolve HOST=IP:PORT`: connect to that address for HOST while TLS
     /// still verifies HOST. A port written in the URL itself takes precedence.
     pub resolve: Vec<(String, SocketAddr)>,
+    /// `--resolve-only`: never ask DNS; a host missing from `resolve` fails
+    /// as a DNS error. Keeps a run, and the test suite, off every network
+    /// but the addresses listed.
+    pub resolve_only: bool,
     pub max_bytes: u64,
 }
 
@@ -28,6 +32,7 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(10),
             ca_file: None,
             resolve: Vec::new(),
+            resolve_only: false,
             max_bytes: DEFAULT_MAX_BYTES,
         }
     }
@@ -75,7 +80,24 @@ pub fn build_client(options: &HttpOptions) -> Result<reqwest::Client, ClientErro
     for (host, address) in &options.resolve {
         builder = builder.resolve(host, *address);
     }
+    if options.resolve_only {
+        // reqwest consults the `resolve` overrides before this resolver.
+        builder = builder.dns_resolver(std::sync::Arc::new(NoDns));
+    }
     builder.build().map_err(|error| ClientError::Build(error.to_string()))
+}
+
+/// A resolver that never queries DNS, for `--resolve-only`.
+struct NoDns;
+
+impl reqwest::dns::Resolve for NoDns {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let error: Box<dyn std::error::Error + Send + Sync> = format!("dns error: {host} is not listed with --resolve, and --resolve-only forbids DNS").into();
+            Err(error)
+        })
+    }
 }
 
 /// Fetches a provider document. `required` is false for a document fetched
@@ -148,6 +170,62 @@ pub async fn fetch_document(
     Ok(document)
 }
 
+/// A response of [`get`], with the body read up to the size limit.
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub url: String,
+    pub status: u16,
+    /// Response headers, lower-cased names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Returns the body as JSON, or `None` when it is not JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// Sends a GET with extra request headers, bounded like [`fetch_document`]:
+/// no redirect is followed (a 3xx is returned as is) and at most
+/// `options.max_bytes` of the body are read. Any status is a response; the
+/// error is the one-line reason a request failed. Mark a credential header
+/// value sensitive (`HeaderValue::set_sensitive`) so it is kept out of logs.
+pub async fn get(
+    client: &reqwest::Client,
+    options: &HttpOptions,
+    url: &str,
+    headers: &[(reqwest::header::HeaderName, reqwest::header::HeaderValue)],
+) -> Result<Response, String> {
+    let parsed = url::Url::parse(url).map_err(|error| format!("invalid URL {url}: {error}"))?;
+    log::debug!("GET {parsed}");
+    let mut request = client.get(parsed);
+    for (name, value) in headers {
+        request = request.header(name.clone(), value.clone());
+    }
+    let response = request.send().await.map_err(|error| classify(&error).1)?;
+    let status = response.status().as_u16();
+    let response_headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_ascii_lowercase(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let body = read_limited(response, options.max_bytes).await.map_err(|error| match error {
+        ReadError::TooLarge => format!("the response is larger than {} bytes", options.max_bytes),
+        ReadError::Http(error) => classify(&error).1,
+    })?;
+    Ok(Response { url: url.to_string(), status, headers: response_headers, body })
+}
+
 enum ReadError {
     TooLarge,
     Http(reqwest::Error),
@@ -168,7 +246,7 @@ async fn read_limited(mut response: reqwest::Response, max_bytes: u64) -> Result
 }
 
 /// Sorts a request error into the failure a user can act on.
-fn classify(error: &reqwest::Error) -> (FetchFailureKind, String) {
+pub(crate) fn classify(error: &reqwest::Error) -> (FetchFailureKind, String) {
     let detail = error_chain(error);
     if let Some(tls) = find_rustls_error(error) {
         let kind = match tls {
@@ -201,10 +279,14 @@ fn find_rustls_error<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option
         if let Some(tls) = error.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        // hyper-rustls wraps the rustls error in `io::Error::other`, sometimes
+        // twice, and `io::Error::source` skips that inner error.
+        let mut io = error.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(std::io::Error::get_ref) {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
                 return Some(tls);
             }
+            io = inner.downcast_ref::<std::io::Error>();
         }
         current = error.source();
     }
@@ -217,6 +299,11 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(error) = current {
         let text = error.to_string();
+        // The URL is already in every message; reqwest repeats it in its own text.
+        if text.starts_with("error sending request for url") {
+            current = error.source();
+            continue;
+        }
         if !parts.iter().any(|part| part.contains(&text)) {
             parts.push(text);
         }

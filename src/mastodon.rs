@@ -95,13 +95,19 @@ pub fn variable(name: &str) -> Option<&'static Variable> {
 }
 
 /// Returns true when a variable name holds a secret that must never be printed.
+///
+/// Names ending in `_ENDPOINT`, `_URI` or `_URL` are addresses even when they
+/// contain `TOKEN` (OIDC_TOKEN_ENDPOINT); a URL with a password is caught by
+/// [`is_secret_value`] instead.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    let markers = ["SECRET", "PASSWORD", "PASSWD", "TOKEN", "PRIVATE", "KEY_BASE", "API_KEY", "ACCESS_KEY", "CREDENTIAL", "ENCRYPTION"];
-    markers.iter().any(|marker| upper.contains(marker))
-        || upper.ends_with("_PASS")
-        || upper.contains("_PASS_")
-        || upper == "PASS"
+    let segments: Vec<&str> = upper.split(|c: char| c == '_' || c == '.' || c == '-').collect();
+    if matches!(segments.last(), Some(&"ENDPOINT") | Some(&"URI") | Some(&"URL")) {
+        return false;
+    }
+    let secret_segments = ["SECRET", "PASSWORD", "PASSWD", "PASS", "PWD", "TOKEN", "PRIVATE", "CREDENTIAL", "CREDENTIALS", "APIKEY"];
+    let secret_phrases = ["SECRET", "PASSWORD", "KEY_BASE", "API_KEY", "ACCESS_KEY", "PRIVATE_KEY", "ENCRYPTION"];
+    segments.iter().any(|segment| secret_segments.contains(segment)) || secret_phrases.iter().any(|phrase| upper.contains(phrase))
 }
 
 /// Returns true when a value carries credentials, such as `postgres://user:pass@db/x`.
@@ -301,6 +307,20 @@ mod tests {
         ];
         for (issuer, expected) in cases {
             assert_eq!(discovery_url(issuer).unwrap().as_str(), expected, "issuer {issuer}");
+        }
+    }
+
+    #[test]
+    fn secret_names_include_keys_and_passwords() {
+        for name in ["OIDC_CLIENT_SECRET", "SECRET_KEY_BASE", "OTP_SECRET", "DB_PASS", "SMTP_PASSWORD", "VAPID_PRIVATE_KEY", "AWS_SECRET_ACCESS_KEY", "ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY", "AUTHENTIK_TOKEN"] {
+            assert!(is_secret_name(name), "{name} is a secret");
+        }
+    }
+
+    #[test]
+    fn endpoint_names_are_not_secrets() {
+        for name in ["OIDC_TOKEN_ENDPOINT", "OIDC_SEND_SCOPE_TO_TOKEN_ENDPOINT", "OIDC_JWKS_URI", "OIDC_ISSUER", "LOCAL_DOMAIN", "OIDC_UID_FIELD"] {
+            assert!(!is_secret_name(name), "{name} is not a secret");
         }
     }
 

@@ -8,9 +8,12 @@
 //!   (see `tests/support/server.rs`); `--resolve` and `--ca-file` are added;
 //! - optional `args`: further `check` arguments, whitespace-separated;
 //! - optional `expect`: lines `severity: LEVEL` or `message: TEXT` that the
-//!   rule's findings must match (every line must hold for some finding).
+//!   rule's findings must match (every line must hold for some finding), and
+//!   `absent: TEXT` for text that none of them may contain.
 //!
-//! Without documents or a server the case runs with `--offline`.
+//! Without documents, a server or network arguments (`--resolve`, `--timeout`)
+//! the case runs with `--offline`. Network cases always get `--resolve-only`,
+//! so no test ever queries DNS.
 
 mod support;
 
@@ -43,8 +46,13 @@ fn run_case(case: &Path) -> Vec<Finding> {
     let discovery = case.join("discovery.json");
     let jwks = case.join("jwks.json");
     let server_file = case.join("server.json");
+    let extra = fs::read_to_string(case.join("args")).unwrap_or_default();
+    let network_args = ["--resolve", "--timeout", "--resolve-only"].iter().any(|flag| extra.split_whitespace().any(|word| word == *flag));
     let mut _server = None;
     let mut _pki = None;
+    if server_file.is_file() || network_args {
+        arguments.push("--resolve-only".into());
+    }
     if server_file.is_file() {
         let pki = support::TestPki::new();
         let server = support::ReplayServer::from_fixture(case, &pki);
@@ -63,13 +71,11 @@ fn run_case(case: &Path) -> Vec<Finding> {
             arguments.push("--jwks-file".into());
             arguments.push(jwks.display().to_string());
         }
-        if !discovery.is_file() && !jwks.is_file() {
+        if !discovery.is_file() && !jwks.is_file() && !network_args {
             arguments.push("--offline".into());
         }
     }
-    if let Ok(extra) = fs::read_to_string(case.join("args")) {
-        arguments.extend(extra.split_whitespace().map(str::to_string));
-    }
+    arguments.extend(extra.split_whitespace().map(str::to_string));
 
     let cli = Cli::try_parse_from(&arguments).unwrap_or_else(|error| panic!("{}: bad args: {error}", case.display()));
     let Command::Check(args) = cli.command else { panic!("not a check command") };
@@ -85,6 +91,12 @@ fn check_expectations(case: &Path, rule_findings: &[&Finding]) -> Vec<String> {
             rule_findings.iter().any(|finding| finding.severity.as_str() == level.trim())
         } else if let Some(text) = line.strip_prefix("message:") {
             rule_findings.iter().any(|finding| finding.message.contains(text.trim()))
+        } else if let Some(text) = line.strip_prefix("absent:") {
+            // Text that no finding of the rule may contain, such as part of a secret.
+            !rule_findings.iter().any(|finding| {
+                let help = finding.help.as_deref().unwrap_or("");
+                finding.message.contains(text.trim()) || help.contains(text.trim())
+            })
         } else if let Some(text) = line.strip_prefix("help:") {
             rule_findings.iter().any(|finding| finding.help.as_deref().is_some_and(|help| help.contains(text.trim())))
         } else {

@@ -1,6 +1,18 @@
-//! authentik: issuer layout and fingerprints.
+//! authentik: issuer layout, fingerprints, the release a server runs, and
+//! the admin API objects of the provider Mastodon logs in with.
 //!
 //! Facts from authentik's source (`authentik/providers/oauth2/`), 2024.2 to 2026.8.
+//! The rules that judge them are in `crate::rules` (`authentik-*`).
+
+pub mod api;
+mod gather;
+pub mod redirect;
+pub mod version;
+
+pub use gather::{collect, collect_offline, Request};
+
+use api::ApiFacts;
+use version::{KnownVersion, Version, VersionSource};
 
 /// The ACR value authentik's discovery document always lists
 /// (`ACR_AUTHENTIK_DEFAULT`, `authentik/common/oauth/constants.py`).
@@ -15,6 +27,127 @@ pub fn slug_from_issuer_path(path: &str) -> Option<&str> {
         && !slug.contains('/')
         && !matches!(slug, "authorize" | "token" | "userinfo" | "introspect" | "revoke" | "device");
     valid.then_some(slug)
+}
+
+/// What the run learned about an authentik server beyond its discovery
+/// document: the release, and the admin API objects when a token was given.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// The release the version caveats are judged for.
+    pub version: Option<KnownVersion>,
+    /// What was tried without success, or why nothing was tried.
+    pub version_notes: Vec<String>,
+    /// The oldest release the discovery document can come from, with the field that shows it.
+    pub minimum: Option<(Version, &'static str)>,
+    /// The admin API objects, when a token was given and the API was asked.
+    pub api: Option<ApiFacts>,
+    /// Why the admin API was not asked, when it was not.
+    pub api_skipped: Option<String>,
+    /// Secrets met on the way (the token, the provider's client secret) that
+    /// every output must mask.
+    pub secrets: Vec<String>,
+}
+
+impl Facts {
+    /// Returns the reason version-specific rules cannot run, or `None` when a release is known.
+    pub fn version_unavailable(&self) -> Option<String> {
+        if self.version.is_some() {
+            return None;
+        }
+        Some(format!("no authentik version known ({})", self.unknown_version_detail()))
+    }
+
+    /// Says what was tried to learn the release, and what to do.
+    fn unknown_version_detail(&self) -> String {
+        let mut details = self.version_notes.clone();
+        if let Some((minimum, field)) = &self.minimum {
+            details.push(format!("the discovery document lists {field}, so it is at least {}.{}", minimum.year, minimum.minor));
+        }
+        details.push("pass --authentik-version X.Y.Z".to_string());
+        details.join("; ")
+    }
+
+    /// Returns the reason the admin API cross-check cannot run, or `None`
+    /// when the provider object was read.
+    pub fn api_unavailable(&self) -> Option<String> {
+        if let Some(reason) = &self.api_skipped {
+            return Some(reason.clone());
+        }
+        let api = self.api.as_ref()?;
+        if api.provider.is_some() {
+            return None;
+        }
+        let failures: Vec<String> = api.failures.iter().map(|failure| format!("{}: {}", failure.what, failure.detail)).collect();
+        Some(format!("the authentik admin API did not return the OAuth2 provider ({})", failures.join("; ")))
+    }
+
+    /// Returns the provider object read through the admin API.
+    pub fn provider(&self) -> Option<&api::ProviderObject> {
+        self.api.as_ref()?.provider.as_ref()
+    }
+
+    /// Describes the judged release for messages: "authentik 2025.10.0-rc1 (from the admin API)".
+    pub fn judged_version(&self) -> String {
+        match &self.version {
+            Some(known) => format!("authentik {} ({})", known.text, source_phrase(known.source)),
+            None => "authentik (release unknown)".to_string(),
+        }
+    }
+
+    /// Summarises the version and admin API state for the report.
+    pub fn summary(&self) -> Summary {
+        let admin_api = match (&self.api_skipped, &self.api) {
+            (Some(reason), _) => format!("not read: {reason}"),
+            (None, Some(api)) => match (&api.provider, &api.found_through) {
+                (Some(provider), Some(through)) => {
+                    let mut text = format!("read the OAuth2 provider {} through {through}", provider.describe());
+                    if !api.failures.is_empty() {
+                        let failed: Vec<&str> = api.failures.iter().map(|failure| failure.what).collect();
+                        text.push_str(&format!("; could not read: {}", failed.join(", ")));
+                    }
+                    text
+                }
+                _ => self.api_unavailable().unwrap_or_else(|| "not read".to_string()),
+            },
+            (None, None) => "not read".to_string(),
+        };
+        Summary {
+            version: self.version.as_ref().map(|known| known.text.clone()),
+            version_source: self.version.as_ref().map(|known| known.source),
+            version_detail: match &self.version {
+                Some(known) if self.version_notes.is_empty() => known.detail.clone(),
+                Some(known) => format!("{}; {}", known.detail, self.version_notes.join("; ")),
+                None => self.unknown_version_detail(),
+            },
+            minimum_version: self.minimum.as_ref().map(|(minimum, field)| format!("{}.{} ({field} in the discovery document)", minimum.year, minimum.minor)),
+            admin_api_read: self.provider().is_some(),
+            admin_api,
+        }
+    }
+}
+
+fn source_phrase(source: VersionSource) -> &'static str {
+    match source {
+        VersionSource::AdminApi => "from the admin API",
+        VersionSource::Header => "from the X-authentik-version header",
+        VersionSource::AssetNames => "from the asset names of an authentik page",
+        VersionSource::CommandLine => "from --authentik-version",
+    }
+}
+
+/// The authentik part of the report's `checked` section.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    /// The release the version caveats were judged for, as the source wrote it.
+    pub version: Option<String>,
+    pub version_source: Option<VersionSource>,
+    /// Where the version came from, or why it is unknown.
+    pub version_detail: String,
+    /// The oldest release the discovery document allows, when it shows one.
+    pub minimum_version: Option<String>,
+    /// What the admin API cross-check read, or why it did not run.
+    pub admin_api: String,
+    pub admin_api_read: bool,
 }
 
 #[cfg(test)]

@@ -152,6 +152,16 @@ fn summary(report: &Report) -> String {
     if let Some(jwks) = &checked.jwks {
         lines.push(format!("JWKS: {jwks}"));
     }
+    if let Some(authentik) = &checked.authentik {
+        match &authentik.version {
+            Some(version) => lines.push(format!("authentik version: {version}, from {}", authentik.version_detail)),
+            None => lines.push(format!("authentik version: unknown, so the version caveats were not judged ({})", authentik.version_detail)),
+        }
+        lines.push(format!("authentik admin API: {}", authentik.admin_api));
+    }
+    if let Some(probes) = &checked.probes {
+        lines.push(format!("probes: {}", probes.describe()));
+    }
     if !report.skipped.is_empty() {
         let mut reasons: Vec<&str> = report.skipped.iter().map(|skipped| skipped.reason.as_str()).collect();
         reasons.sort_unstable();

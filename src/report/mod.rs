@@ -1,8 +1,13 @@
 //! Reports: the findings of a run, redacted, with what was checked, in the
 //! formats admins, CI and monitoring read.
 
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod prometheus;
+pub mod sarif;
+pub mod policy;
 
 use crate::check::{Checked, Outcome};
 use crate::envfile::EnvSet;
@@ -18,6 +23,25 @@ pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status: a network check could not complete, and nothing else is wrong.
 pub const EXIT_INCOMPLETE: u8 = 3;
+
+/// Describes an exit status in the words of `--help`.
+pub fn describe_exit_code(code: u8) -> &'static str {
+    match code {
+        EXIT_OK => "no finding at or above --fail-on",
+        EXIT_FINDINGS => "the configuration is wrong",
+        EXIT_USAGE => "usage error or unreadable input",
+        EXIT_INCOMPLETE => "a check could not complete (not a configuration error)",
+        _ => "unknown exit status",
+    }
+}
+
+/// Formats seconds since the Unix epoch as an RFC 3339 UTC time, such as `2025-06-15T15:06:40Z`.
+pub fn rfc3339_utc(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|moment| moment.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
+}
 
 /// A place in a file, 1-based, as every format prints it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -55,7 +79,10 @@ pub struct Report {
 impl Report {
     /// Builds a report from a run, masking every secret the env files hold.
     pub fn new(outcome: Outcome, fail_on: Severity) -> Report {
-        let redactor = Redactor::from_env(&outcome.env);
+        let mut redactor = Redactor::from_env(&outcome.env);
+        for secret in &outcome.secrets {
+            redactor.add(secret);
+        }
         let masked_sources = (0..outcome.env.files.len()).map(|index| redactor.mask_source(&outcome.env, index)).collect();
         let findings = outcome
             .findings
@@ -125,6 +152,11 @@ impl Report {
             return EXIT_INCOMPLETE;
         }
         EXIT_OK
+    }
+
+    /// Whether every check could run: no counted finding is marked incomplete.
+    pub fn is_complete(&self) -> bool {
+        !self.active().any(|finding| finding.incomplete)
     }
 
     /// Converts a label into a printable location.

@@ -7,6 +7,7 @@ use crate::finding::Label;
 use crate::mastodon::Settings;
 use crate::providers::{Provider, ProviderKind};
 
+use super::tls::ExpiryThresholds;
 use super::Input;
 
 /// Why a request for a provider document failed. Each kind has its own rule.
@@ -60,6 +61,15 @@ pub struct Context<'a> {
     pub fetch_failures: &'a [FetchFailure],
     /// Inputs that are absent, with the reason the report gives.
     pub unavailable: Vec<(Input, String)>,
+    /// Seconds since the Unix epoch that time-dependent rules compare with:
+    /// the clock by default, a fixed moment in tests.
+    pub now: i64,
+    /// `--cert-warn-days` and `--cert-error-days`.
+    pub certificate_expiry: ExpiryThresholds,
+    /// What the live probes found (`--probe`); `None` when none ran.
+    pub probes: Option<&'a crate::probe::ProbeResults>,
+    /// The authentik release and admin API objects; `None` unless the provider is authentik.
+    pub authentik: Option<&'a crate::providers::authentik::Facts>,
 }
 
 impl<'a> Context<'a> {
@@ -74,6 +84,10 @@ impl<'a> Context<'a> {
             provider,
             fetch_failures: &[],
             unavailable: Vec::new(),
+            now: unix_now(),
+            certificate_expiry: ExpiryThresholds::default(),
+            probes: None,
+            authentik: None,
         }
     }
 
@@ -126,4 +140,12 @@ impl<'a> Context<'a> {
     pub fn discovery_object(&self) -> Option<&'a Document> {
         self.discovery.filter(|document| document.object().is_some())
     }
+}
+
+/// Returns the current time in seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
 }

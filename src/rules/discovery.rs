@@ -58,6 +58,19 @@ OIDC_ISSUER byte for byte; the finding gives the exact value.",
         check: check_issuer_mismatch,
     },
     Rule {
+        id: "issuer-not-https",
+        severity: Severity::Error,
+        summary: "OIDC_ISSUER is not an absolute https URL",
+        explanation: "openid_connect 1.4.2 always fetches discovery over https, whatever scheme OIDC_ISSUER has, \
+and then compares the document's issuer with OIDC_ISSUER byte for byte. An `http://` issuer therefore only \
+works when the provider wrongly builds an http issuer (a proxy without X-Forwarded-Proto), and a value \
+without a scheme is no URL at all: discovery cannot run and the ID token check fails.\n\nFix: write the \
+issuer as https://HOST/PATH exactly as the provider's discovery document states it, and make the proxy \
+send X-Forwarded-Proto: https.",
+        needs: &[Input::Env],
+        check: check_issuer_scheme,
+    },
+    Rule {
         id: "discovery-issuer-http",
         severity: Severity::Warning,
         summary: "The discovery document's issuer uses http",
@@ -292,6 +305,23 @@ fn issuer_difference(configured: &str, discovered: &str) -> String {
     }
 }
 
+/// The fix for an issuer mismatch. Copying the discovered value is wrong when
+/// the provider itself builds a broken issuer (http behind a proxy, authentik's
+/// global mode with discovery on).
+fn issuer_fix(context: &Context, configured: &str, discovered: &str) -> String {
+    let (Ok(ours), Ok(theirs)) = (Url::parse(configured), Url::parse(discovered)) else {
+        return format!("set OIDC_ISSUER={discovered}");
+    };
+    if theirs.scheme() == "http" && ours.scheme() == "https" {
+        return "make the provider's reverse proxy send X-Forwarded-Proto: https (and the original Host), so the provider builds an https issuer; do not copy the http issuer".to_string();
+    }
+    let global_mode = theirs.path() == "/" && ours.path().starts_with("/application/o/");
+    if global_mode && context.settings.discovery() {
+        return "switch the authentik provider's issuer mode to \"Each provider has a different issuer\"; the global issuer cannot pass Mastodon's discovery".to_string();
+    }
+    format!("set OIDC_ISSUER={discovered}")
+}
+
 fn check_issuer_mismatch(context: &Context, sink: &mut Sink) {
     let Some(document) = context.discovery_object() else { return };
     let Some(discovered) = document.str("issuer") else { return };
@@ -306,7 +336,28 @@ fn check_issuer_mismatch(context: &Context, sink: &mut Sink) {
     };
     sink.emit(format!("OIDC_ISSUER `{}` is not the discovered issuer `{discovered}`: {consequence}", configured.value))
         .at(configured.label.map(|label| label.with_message(issuer_difference(configured.value, discovered))))
-        .help(format!("set OIDC_ISSUER={discovered}"));
+        .help(issuer_fix(context, configured.value, discovered));
+}
+
+fn check_issuer_scheme(context: &Context, sink: &mut Sink) {
+    if !context.settings.oidc_enabled() {
+        return;
+    }
+    let Some(issuer) = context.var("OIDC_ISSUER").filter(|var| !var.value.is_empty()) else { return };
+    match Url::parse(issuer.value) {
+        Ok(url) if url.scheme() == "https" && url.has_host() => {}
+        Ok(url) if url.scheme() == "http" => {
+            let https = issuer.value.replacen("http://", "https://", 1);
+            sink.emit(format!("OIDC_ISSUER `{}` uses http; Mastodon fetches discovery over https anyway and compares the issuer exactly", issuer.value))
+                .at(issuer.label)
+                .help(format!("set OIDC_ISSUER={https} and make the provider's proxy send X-Forwarded-Proto: https"));
+        }
+        _ => {
+            sink.emit(format!("OIDC_ISSUER `{}` is not an absolute URL; discovery and the ID token issuer check cannot work", issuer.value))
+                .at(issuer.label)
+                .help("write the issuer as https://HOST/PATH, as the provider's discovery document states it");
+        }
+    }
 }
 
 fn check_issuer_http(context: &Context, sink: &mut Sink) {
@@ -324,15 +375,22 @@ fn check_required_fields(context: &Context, sink: &mut Sink) {
     let Some(document) = context.discovery_object() else { return };
     let severity = if context.settings.discovery() { Severity::Error } else { Severity::Info };
     for field in REQUIRED_FIELDS {
-        let present = document.object().and_then(|object| object.get(field)).is_some_and(|value| !value.is_null());
+        // ActiveModel's `presence` rejects nil, "" and [] alike.
+        let present = document.object().and_then(|object| object.get(field)).is_some_and(|value| match value {
+            serde_json::Value::Null => false,
+            serde_json::Value::String(text) => !text.trim().is_empty(),
+            serde_json::Value::Array(items) => !items.is_empty(),
+            _ => true,
+        });
         if !present {
-            sink.emit(format!("the discovery document at {} has no `{field}`; Mastodon's discovery rejects it", document.source))
+            sink.emit(format!("the discovery document at {} has no `{field}`, or it is empty; Mastodon's discovery rejects it", document.source))
                 .severity(severity)
                 .help("correct the provider's configuration; the document must list every required OpenID Connect Discovery field");
         }
     }
     for field in URL_FIELDS {
-        let Some(value) = document.object().and_then(|object| object.get(field)) else { continue };
+        // The gem validates URL fields with `allow_nil`, so null is fine.
+        let Some(value) = document.object().and_then(|object| object.get(field)).filter(|value| !value.is_null()) else { continue };
         let valid = value.as_str().is_some_and(|text| Url::parse(text).is_ok_and(|url| url.has_host()));
         if !valid {
             sink.emit(format!("`{field}` in the discovery document is not a valid URL: {value}"))
@@ -494,6 +552,8 @@ fn check_auth_endpoint(context: &Context, sink: &mut Sink) {
         (false, true) => Severity::Error,
         (false, false) => Severity::Warning,
         (true, true) => Severity::Warning,
+        // Without discovery this is the URL users are sent to.
+        (true, false) if !context.settings.discovery() => Severity::Warning,
         (true, false) => Severity::Info,
     };
     let effect = if !context.settings.discovery() {
@@ -504,10 +564,16 @@ fn check_auth_endpoint(context: &Context, sink: &mut Sink) {
         "the login flow ignores it, but the CSP uses it once one-click login is turned on"
     };
     let what = if same_origin { "its path differs from" } else { "its origin differs from" };
+    // An http endpoint from an https provider is the proxy's mistake, not the setting's.
+    let help = if theirs.scheme() == "http" && ours.scheme() == "https" {
+        "make the provider's reverse proxy send X-Forwarded-Proto: https so it advertises https endpoints; keep OIDC_AUTH_ENDPOINT on https".to_string()
+    } else {
+        format!("set OIDC_AUTH_ENDPOINT={discovered}")
+    };
     sink.emit(format!("OIDC_AUTH_ENDPOINT `{}`: {what} the discovered authorization endpoint `{discovered}`; {effect}", configured.value))
         .severity(severity)
         .at(configured.label)
-        .help(format!("set OIDC_AUTH_ENDPOINT={discovered}"));
+        .help(help);
 }
 
 fn check_manual_endpoints(context: &Context, sink: &mut Sink) {

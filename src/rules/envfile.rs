@@ -235,11 +235,22 @@ fn check_expanded(context: &Context, sink: &mut Sink) {
         } else {
             Severity::Info
         };
-        let names: Vec<String> = entry.references.iter().map(|reference| format!("${}", reference.name)).collect();
-        let mut message = format!("{} refers to {}; Mastodon reads {}", entry.key, names.join(", "), shown(entry, &entry.value));
-        if !undefined.is_empty() {
-            message.push_str(&format!(" because {} is not defined before it and becomes an empty string", undefined.join(", ")));
-        }
+        // In a secret, the text after `$` is part of the secret, so the
+        // names are not shown.
+        let message = if is_secret(entry) {
+            format!(
+                "{} contains `$` followed by letters, which Ruby dotenv replaces with another variable's value; Mastodon reads {}",
+                entry.key,
+                shown(entry, &entry.value)
+            )
+        } else {
+            let names: Vec<String> = entry.references.iter().map(|reference| format!("${}", reference.name)).collect();
+            let mut message = format!("{} refers to {}; Mastodon reads {}", entry.key, names.join(", "), shown(entry, &entry.value));
+            if !undefined.is_empty() {
+                message.push_str(&format!(" because {} is not defined before it and becomes an empty string", undefined.join(", ")));
+            }
+            message
+        };
         let literal = inner_written(entry);
         let help = if is_secret(entry) {
             format!("if `$` is part of the value, quote it: {}='…'", entry.key)
@@ -336,6 +347,11 @@ fn check_skipped_line(context: &Context, sink: &mut Sink) {
     for (index, file) in context.env.files.iter().enumerate() {
         for span in &file.skipped {
             let text = file.source.slice(*span).trim();
+            // `export KEY ...` without `=` is either a valid no-op or the
+            // FormatError that export-unset-variable reports.
+            if text.split_whitespace().next() == Some("export") {
+                continue;
+            }
             let shown_text = if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text.to_string() };
             let mut help = "write it as KEY=value (letters, digits, `_` and `.` in the key) or comment it out with `#`".to_string();
             if let Some((key, _)) = text.split_once('=') {
@@ -391,9 +407,15 @@ fn check_literal_backslash_n(context: &Context, sink: &mut Sink) {
         if entry.quote != Quote::Double || !entry.value.contains("\\n") {
             continue;
         }
+        let legacy_later = context.env.files[file].entries.iter().any(|other| other.key == "DOTENV_LINEBREAK_MODE" && other.value == "legacy" && other.line > entry.line);
+        let help = if legacy_later {
+            "DOTENV_LINEBREAK_MODE=legacy is set below this line, where it has no effect on it: move it above"
+        } else {
+            "write a real line break inside the quotes, or set DOTENV_LINEBREAK_MODE=legacy above this line"
+        };
         sink.emit(format!("{} contains `\\n`, which dotenv 3 keeps as a backslash followed by `n`", entry.key))
             .at(Some(Label::new(file, entry.value_span)))
-            .help("write a real line break inside the quotes, or set DOTENV_LINEBREAK_MODE=legacy");
+            .help(help);
     }
 }
 
@@ -426,9 +448,16 @@ fn check_line_endings(context: &Context, sink: &mut Sink) {
 fn check_export_unset(context: &Context, sink: &mut Sink) {
     for (index, file) in context.env.files.iter().enumerate() {
         if let Some((span, message)) = &file.format_error {
+            // Every word after `export` counts as a name, a trailing comment included.
+            let line = file.source.slice(*span);
+            let help = if line.contains('#') {
+                "Ruby dotenv reads every word after `export` as a key, a trailing comment included: move the comment to its own line, or assign the keys"
+            } else {
+                "assign the key on this line (export KEY=value) or delete the line"
+            };
             sink.emit(format!("Ruby dotenv raises FormatError ({message}); Mastodon does not boot"))
-                .at(Some(Label::new(index, *span).with_message("no assignment of this key in the file")))
-                .help("assign the key on this line (export KEY=value) or delete the line");
+                .at(Some(Label::new(index, *span).with_message("a word here is not a key assigned in this file")))
+                .help(help);
         }
     }
 }

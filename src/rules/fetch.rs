@@ -170,12 +170,7 @@ error).\n\nFix: open the URL in a browser and correct OIDC_ISSUER until it serve
         check: |context, sink| {
             report(context, sink, |kind| matches!(kind, FetchFailureKind::HttpStatus(_)), |context, failure| {
                 let FetchFailureKind::HttpStatus(status) = failure.kind else { unreachable!("filtered on HttpStatus") };
-                let help = match (status, context.provider.kind) {
-                    (404, ProviderKind::Authentik) => "on authentik a 404 means the application slug in OIDC_ISSUER is wrong, or the application has no OAuth2 provider; copy the issuer from the provider's page".to_string(),
-                    (404, ProviderKind::Keycloak) => "Keycloak 17 and later serve realms under /realms/<realm>, without the old /auth prefix".to_string(),
-                    (404, _) => "the path in OIDC_ISSUER is wrong; copy the issuer from the provider's documentation or admin page".to_string(),
-                    _ => "check the provider's logs for this request".to_string(),
-                };
+                let help = status_help(context, failure, status);
                 (format!("{} answered HTTP {status}", what(failure)), help)
             })
         },
@@ -250,6 +245,31 @@ cannot be parsed, so nothing could be fetched.\n\nFix: write the URL as an absol
         },
     },
 ];
+
+/// Explains an error status with what the URL says about the cause.
+fn status_help(context: &Context, failure: &FetchFailure, status: u16) -> String {
+    if status != 404 {
+        return "check the provider's logs for this request".to_string();
+    }
+    if failure.document == DocumentKind::Jwks {
+        return format!("the discovery document names {} as its jwks_uri, and the provider does not serve it; check the provider's signing key setup", failure.url);
+    }
+    let path = url::Url::parse(&failure.url).map(|url| url.path().to_string()).unwrap_or_default();
+    if let Some(slug) = path.strip_prefix("/application/o/").and_then(|rest| rest.split('/').next()).filter(|slug| !slug.is_empty()) {
+        return format!(
+            "authentik has no application with the slug `{slug}`, or that application has no OAuth2 provider; copy the issuer from the provider's overview page"
+        );
+    }
+    if context.provider.kind == ProviderKind::Keycloak || path.contains("/realms/") {
+        let realm = path.split("/realms/").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or("");
+        let mut help = format!("Keycloak has no realm `{realm}` at this URL; check the realm name (it is case-sensitive)");
+        if path.starts_with("/auth/realms/") {
+            help.push_str(", and remove the `/auth` prefix that Keycloak 17 and later dropped");
+        }
+        return help;
+    }
+    "the path in OIDC_ISSUER is wrong; copy the issuer from the provider's documentation or admin page".to_string()
+}
 
 fn check_content_type(context: &Context, sink: &mut Sink) {
     for document in [context.discovery, context.jwks].into_iter().flatten() {

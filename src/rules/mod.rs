@@ -5,18 +5,25 @@
 //! one defect never hides another. Severity overrides and ignores are applied
 //! later, in one place (`crate::report::policy`), never inside a rule.
 
+mod authentik;
 mod context;
 mod discovery;
 mod envfile;
 mod fetch;
 mod identity;
+mod ignore_comments;
+mod markdown;
+mod probe;
 mod providers;
 mod redirect;
 mod settings;
+mod tls;
 
 use crate::finding::{Finding, FindingMut, Severity};
 
-pub use context::{Context, FetchFailure, FetchFailureKind, Var};
+pub use context::{unix_now, Context, FetchFailure, FetchFailureKind, Var};
+pub use tls::{format_utc, ExpiryThresholds, DEFAULT_ERROR_DAYS, DEFAULT_WARNING_DAYS};
+pub use markdown::markdown;
 
 /// An input a rule needs; a rule whose inputs are missing is skipped and the
 /// report says why.
@@ -31,6 +38,14 @@ pub enum Input {
     Jwks,
     /// The outcome of network requests made by this run.
     Network,
+    /// The authorization and token probes of the provider (`--probe`).
+    ProviderProbe,
+    /// The probe of the running Mastodon (`--probe`).
+    MastodonProbe,
+    /// The authentik release, learned from the server or `--authentik-version`.
+    AuthentikVersion,
+    /// The authentik provider read through the admin API (`--authentik-token-file`).
+    AuthentikApi,
 }
 
 impl Input {
@@ -40,6 +55,10 @@ impl Input {
             Input::Discovery => "discovery",
             Input::Jwks => "jwks",
             Input::Network => "network",
+            Input::ProviderProbe => "provider-probe",
+            Input::MastodonProbe => "mastodon-probe",
+            Input::AuthentikVersion => "authentik-version",
+            Input::AuthentikApi => "authentik-api",
         }
     }
 }
@@ -94,6 +113,12 @@ pub fn registry() -> impl Iterator<Item = &'static Rule> {
         fetch::RULES,
         discovery::RULES,
         providers::RULES,
+        ignore_comments::RULES,
+        tls::RULES,
+        probe::PROVIDER_RULES,
+        probe::MASTODON_RULES,
+        authentik::CAVEAT_RULES,
+        authentik::CROSS_CHECK_RULES,
     ]
     .into_iter()
     .flatten()
@@ -101,6 +126,11 @@ pub fn registry() -> impl Iterator<Item = &'static Rule> {
 
 pub fn find(id: &str) -> Option<&'static Rule> {
     registry().find(|rule| rule.id == id)
+}
+
+/// Returns the URL of a rule's section in docs/rules.md, whose headings are the rule ids.
+pub fn help_uri(id: &str) -> String {
+    format!("{}/blob/main/docs/rules.md#{id}", env!("CARGO_PKG_REPOSITORY"))
 }
 
 /// A rule that did not run, and why.

@@ -204,10 +204,11 @@ fn check_keycloak_legacy(context: &Context, sink: &mut Sink) {
     if context.discovery_object().is_some_and(|document| document.str("issuer") == Some(issuer.value)) {
         return;
     }
-    let host = url.host_str().unwrap_or_default();
-    sink.emit(format!("OIDC_ISSUER uses the `/auth/realms/` prefix, which Keycloak 17 and later no longer serve by default"))
+    let mut fixed = url.clone();
+    fixed.set_path(&format!("/realms/{rest}"));
+    sink.emit("OIDC_ISSUER uses the `/auth/realms/` prefix, which Keycloak 17 and later no longer serve by default")
         .at(issuer.label)
-        .help(format!("try OIDC_ISSUER=https://{host}/realms/{rest}"));
+        .help(format!("try OIDC_ISSUER={}", fixed.as_str().trim_end_matches('/')));
 }
 
 fn check_issuer_trailing_slash(context: &Context, sink: &mut Sink) {
@@ -231,6 +232,12 @@ fn check_authentik_global_issuer(context: &Context, sink: &mut Sink) {
     }
     let Some(discovered) = document.str("issuer").and_then(|issuer| Url::parse(issuer).ok()) else { return };
     if discovered.path() != "/" {
+        return;
+    }
+    // Without discovery Mastodon only compares the ID token's `iss`, which a
+    // matching OIDC_ISSUER satisfies in global mode too.
+    let matches_issuer = context.var("OIDC_ISSUER").is_some_and(|var| Some(var.value) == document.str("issuer"));
+    if !context.settings.discovery() && matches_issuer {
         return;
     }
     sink.emit(format!("the authentik provider uses the global issuer mode (issuer `{discovered}`); Mastodon's discovery cannot work with it"))

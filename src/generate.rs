@@ -1,0 +1,38 @@
+//! Shell completion scripts and man pages, generated from the clap
+//! definition in `crate::cli`, so they always match the arguments.
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+
+/// Returns the completion script for `shell`.
+pub fn completions(shell: Shell) -> String {
+    let mut command = Cli::command();
+    let name = command.get_name().to_string();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, name, &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
+/// Returns the roff man page of the tool, or of one subcommand as
+/// `mastodon-oidc-check-SUBCOMMAND(1)`.
+pub fn man_page(subcommand: Option<&str>) -> Result<String, String> {
+    let mut command = Cli::command();
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            let names: Vec<String> = command.get_subcommands().map(|sub| sub.get_name().to_string()).collect();
+            let sub = command
+                .find_subcommand(name)
+                .ok_or_else(|| format!("unknown subcommand `{name}`; expected one of {}", names.join(", ")))?
+                .clone();
+            let display = format!("{}-{}", command.get_name(), sub.get_name());
+            sub.display_name(display)
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff).map_err(|error| format!("cannot render the man page: {error}"))?;
+    Ok(String::from_utf8_lossy(&roff).into_owned())
+}
