@@ -110,7 +110,14 @@ fn labeled(span: crate::envfile::Span, message: Option<String>, primary: bool) -
 /// Renders every finding, most severe first, then the summary.
 pub fn render(report: &Report, style: Style) -> String {
     let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
+    // URLs and values in help texts must stay copyable: no hyphenation and no
+    // breaking inside a long word.
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(style.width)
+        .with_links(false)
+        .with_break_words(false)
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
 
     let mut ordered: Vec<&Finding> = report.findings.iter().collect();
     ordered.sort_by_key(|finding| (finding.suppressed.is_some(), std::cmp::Reverse(finding.severity)));
