@@ -65,9 +65,8 @@ fn generate(target_bytes: usize) -> String {
     let mut index = 0usize;
     while text.len() < target_bytes {
         let line = lines[index % lines.len()];
-        if index % lines.len() == 0 && index > 0 {
-            text.push_str(&format!("KEY_{index}=value_{index} # trailing comment\n"));
-        }
+        // Mostly distinct keys, the worst case for per-key lookups.
+        text.push_str(&format!("KEY_{index}=value_{index} # trailing comment\nOIDC_CUSTOM_{index}=\"quoted ${{KEY_{index}}}\"\n"));
         text.push_str(line);
         text.push('\n');
         index += 1;

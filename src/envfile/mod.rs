@@ -92,7 +92,10 @@ impl EnvSet {
         for source in sources {
             let parsed = parse(source, &|name| applied.get(name).cloned());
             for entry in &parsed.entries {
-                applied.entry(entry.key.clone()).or_insert_with(|| parsed.get(&entry.key).map(|e| e.value.clone()).unwrap_or_default());
+                if !applied.contains_key(&entry.key) {
+                    let effective = parsed.get(&entry.key).expect("the key was just parsed");
+                    applied.insert(entry.key.clone(), effective.value.clone());
+                }
             }
             files.push(parsed);
         }
@@ -138,7 +141,7 @@ impl EnvSet {
         self.files
             .iter()
             .enumerate()
-            .flat_map(move |(index, file)| file.entries.iter().filter(move |e| e.key == key).map(move |e| (index, e)))
+            .flat_map(move |(index, file)| file.assignments(key).map(move |entry| (index, entry)))
     }
 }
 

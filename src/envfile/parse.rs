@@ -92,12 +92,20 @@ pub struct ParsedFile {
     /// and the whole load fails.
     pub format_error: Option<(Span, String)>,
     pub invalid_utf8: bool,
+    /// Indices into `entries` of each key's assignments, in file order.
+    index: HashMap<String, Vec<usize>>,
 }
 
 impl ParsedFile {
     /// Returns the effective entry for a key: the last assignment wins inside one file.
     pub fn get(&self, key: &str) -> Option<&Entry> {
-        self.entries.iter().rev().find(|entry| entry.key == key)
+        self.index.get(key).and_then(|positions| positions.last()).map(|&position| &self.entries[position])
+    }
+
+    /// Returns every assignment of a key in this file, in file order.
+    pub fn assignments<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a Entry> + 'a {
+        let positions = self.index.get(key).map(Vec::as_slice).unwrap_or_default();
+        positions.iter().map(|&position| &self.entries[position])
     }
 }
 
@@ -204,7 +212,12 @@ pub fn parse(source: SourceFile, lookup: &dyn Fn(&str) -> Option<String>) -> Par
 
     let skipped = skipped_lines(&normalized, &covered);
     let format_error = export_format_error(&normalized, &covered, &hash);
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (position, entry) in entries.iter().enumerate() {
+        index.entry(entry.key.clone()).or_default().push(position);
+    }
     ParsedFile {
+        index,
         source,
         entries,
         skipped,

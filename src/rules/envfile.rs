@@ -300,7 +300,7 @@ fn check_duplicate_key(context: &Context, sink: &mut Sink) {
             if !reported.insert(entry.key.as_str()) {
                 continue;
             }
-            let assignments: Vec<&Entry> = file.entries.iter().filter(|other| other.key == entry.key).collect();
+            let assignments: Vec<&Entry> = file.assignments(&entry.key).collect();
             let [earlier @ .., last] = assignments.as_slice() else { continue };
             if earlier.is_empty() {
                 continue;
