@@ -162,6 +162,9 @@ fn gather_authentik(
         if token.is_some() {
             log::warn!("an authentik admin API token was given, but the provider is not authentik; the token was not used");
         }
+        if let Some((_, text)) = &cli_version {
+            log::warn!("--authentik-version {text} was given, but the provider is not authentik; it was not used");
+        }
         return Ok(None);
     }
     let request = authentik::Request {
@@ -220,7 +223,7 @@ fn gather_probes(
         return Ok(None);
     }
 
-    // The admin API, when it was read, tells whether authentik would register
+    // The admin API, when it was read, shows whether authentik would register
     // the probed redirect URI as the provider's first one.
     let registered_redirect_uris = authentik_facts
         .and_then(|facts| facts.api.as_ref())

@@ -380,9 +380,9 @@ fn run_check(args: &CheckArgs, matches: &clap::ArgMatches) -> Result<u8, UsageEr
     Ok(report.exit_code())
 }
 
-/// The progress line on stderr, only for a person at a terminal: the human
-/// report goes to stdout, stderr is a terminal, and neither -v nor -q is given
-/// (log lines would break the line, and -q asks for silence).
+/// Returns the progress line on stderr, only for a person at a terminal: the
+/// human report goes to stdout, stderr is a terminal, and neither -v nor -q is
+/// given, because log lines would break the line and -q requests silence.
 fn progress_line(destinations: &[(Format, Option<PathBuf>)]) -> Progress {
     let human_on_stdout = destinations.iter().any(|(format, path)| *format == Format::Human && path.is_none());
     if human_on_stdout && std::io::stderr().is_terminal() && log::max_level() == log::LevelFilter::Warn {

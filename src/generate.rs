@@ -29,7 +29,7 @@ pub fn man_page(subcommand: Option<&str>) -> Result<String, String> {
                 .ok_or_else(|| format!("unknown subcommand `{name}`; expected one of {}", names.join(", ")))?
                 .clone();
             let display = format!("{}-{}", command.get_name(), sub.get_name());
-            sub.display_name(display)
+            sub.display_name(display).version(env!("CARGO_PKG_VERSION"))
         }
     };
     let mut roff = Vec::new();

@@ -101,7 +101,7 @@ pub fn variable(name: &str) -> Option<&'static Variable> {
 /// [`is_secret_value`] instead.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    let segments: Vec<&str> = upper.split(|c: char| c == '_' || c == '.' || c == '-').collect();
+    let segments: Vec<&str> = upper.split(['_', '.', '-']).collect();
     if matches!(segments.last(), Some(&"ENDPOINT") | Some(&"URI") | Some(&"URL")) {
         return false;
     }

@@ -71,7 +71,7 @@ fn authentik_server(pki: &TestPki) -> ReplayServer {
     ReplayServer::https(pki, "auth.example", CertVariant::Valid, routes)
 }
 
-fn network_args<'a>(pki: &'a TestPki, server: &ReplayServer) -> Vec<String> {
+fn network_args(pki: &TestPki, server: &ReplayServer) -> Vec<String> {
     vec![
         "--ca-file".into(),
         pki.ca_pem_path().display().to_string(),

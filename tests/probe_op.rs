@@ -2,11 +2,11 @@
 //! oidc-provider (OpenID Certified), pinned in tests/op/package-lock.json and
 //! started by tests/op/server.mjs on 127.0.0.1 with an authentik-like layout.
 //!
-//! Each test starts its own provider with every client it needs, runs the
-//! built binary with `--probe=provider`, and checks the verdicts, that every
-//! request went to the provider on 127.0.0.1, that at most three requests
-//! reached the token endpoint, and that the client secret appears in no
-//! request URL and no output.
+//! Each test starts its own provider with every client it needs and runs the
+//! built binary with `--probe=provider`. Besides the verdicts, every run
+//! checks three things: every request went to the provider on 127.0.0.1, at
+//! most three requests reached the token endpoint, and the client secret
+//! appears in no request URL and no output.
 //!
 //! The provider needs Node.js and `npm ci --prefix tests/op`. Without them
 //! the tests fail with that instruction, in CI and locally.
@@ -126,7 +126,7 @@ impl Drop for Provider {
     }
 }
 
-/// The clients every test provider knows.
+/// Returns the clients registered at every test provider.
 fn clients() -> Value {
     json!([
         {"client_id": "mastodon", "client_secret": CANARY, "redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "client_secret_basic"},
@@ -165,7 +165,7 @@ impl Run {
         self.report["findings"].as_array().unwrap().iter().filter_map(|finding| finding["rule"].as_str().map(str::to_string)).collect()
     }
 
-    /// The probe rules with errors or warnings. The layout looks like
+    /// Returns the probe rules with errors or warnings. The layout looks like
     /// authentik's, so the first-use note appears in every run and is left out.
     fn probe_rules(&self) -> Vec<String> {
         self.report["findings"]
@@ -203,7 +203,7 @@ fn probe(provider: &Provider, env: &str) -> Run {
     let path = dir.path().join(".env.production");
     std::fs::write(&path, env).expect("env file written");
     let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(["check", path.to_str().unwrap(), "--probe=provider", "--format", "json", "-vv"])
+        .args(["check", "--resolve-only", path.to_str().unwrap(), "--probe=provider", "--format", "json", "-vv"])
         .args(["--resolve", &provider.resolve(), "--ca-file", provider.pki.ca_pem_path().to_str().unwrap()])
         .env_remove("NO_COLOR")
         .output()
@@ -233,6 +233,7 @@ fn good_configuration_passes_both_probes() {
     assert_eq!(run.probe_rules(), Vec::<String>::new(), "{}\n{}", run.text(), provider.log());
     assert_eq!(run.token_posts(), 2, "the configured request and the wrong-secret control");
     assert_eq!(run.requests().len(), 3, "the authorization probe and two token requests");
+    assert!(run.rules().contains(&"probe-first-use-registration".to_string()), "the authentik-like layout gets the first-use note");
 }
 
 #[test]

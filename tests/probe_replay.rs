@@ -1,4 +1,4 @@
-//! The probes against loopback replays: authentik 2025.10's real answers to
+//! The probes against loopback replays: authentik 2025.10's real responses to
 //! authorization and token requests (token errors are 400, never 401), and a
 //! Mastodon sign-in page and request phase.
 //!
@@ -30,7 +30,7 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
-/// One captured authentik answer, from responses.json or api-responses.json.
+/// Returns one captured authentik response, from responses.json or api-responses.json.
 fn capture(name: &str) -> Value {
     for file in ["responses.json", "api-responses.json"] {
         let text = std::fs::read_to_string(fixtures().join("authentik-2025.10").join(file)).expect("capture file");
@@ -95,7 +95,7 @@ fn endpoint_routes() -> Vec<Route> {
         // Right credentials: a missing code fails before the redirect URI check.
         replay(confidential(Route::post(TOKEN_PATH)).form_rule("code", ParamRule::Absent), "21-token-bogus-code-basic"),
         replay(confidential(Route::post(TOKEN_PATH)).form("redirect_uri", REDIRECT_URI), "23-token-bogus-code-post"),
-        // Right credentials, another redirect URI: authentik answers invalid_client.
+        // Right credentials, another redirect URI: authentik responds with invalid_client.
         replay(confidential(Route::post(TOKEN_PATH)), "20-token-wrong-secret-basic"),
         // Unknown client, wrong secret, or no client authentication.
         replay(Route::post(TOKEN_PATH), "22-token-wrong-secret-post"),
@@ -116,7 +116,7 @@ const SIGN_IN_PAGE: &str = r#"<!DOCTYPE html>
 <a class="button button-openid_connect" rel="nofollow" data-method="post" href="/auth/auth/openid_connect">SSO</a>
 </div></div></body></html>"#;
 
-/// The authorization URL the running Mastodon redirects to, built as
+/// Builds the authorization URL the running Mastodon redirects to, as
 /// omniauth_openid_connect 0.6.1 does: keys sorted, spaces as %20.
 fn authorization_location(client_id: &str, scope: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(REDIRECT_URI.as_bytes()).collect();
@@ -126,14 +126,14 @@ fn authorization_location(client_id: &str, scope: &str) -> String {
     )
 }
 
-/// A Mastodon `version` on mastodon.example whose request phase redirects to `location`.
+/// Returns the routes of a Mastodon `version` on mastodon.example whose request phase redirects to `location`.
 fn mastodon_routes(version: &str, location: &str) -> Vec<Route> {
     let mut routes = vec![Route::get("/api/v2/instance").json(&json!({"domain": "mastodon.example", "title": "Mastodon", "version": version, "source_url": "https://github.com/mastodon/mastodon"}))];
     routes.extend(sign_in_routes(location));
     routes
 }
 
-/// Mastodon's sign-in page and request phase, which redirects to `location`.
+/// Returns the routes of Mastodon's sign-in page and of a request phase that redirects to `location`.
 fn sign_in_routes(location: &str) -> Vec<Route> {
     vec![
         Route::get("/auth/sign_in")
@@ -150,7 +150,7 @@ fn sign_in_routes(location: &str) -> Vec<Route> {
     ]
 }
 
-/// A TLS server on 127.0.0.1 for both auth.example and mastodon.example.
+/// Starts a TLS server on 127.0.0.1 for both auth.example and mastodon.example.
 fn server(pki: &TestPki, routes: Vec<Route>) -> ReplayServer {
     let config = pki.server_config(&["auth.example", "mastodon.example"], CertVariant::Valid);
     ReplayServer::start("auth.example", Some(tokio_rustls::TlsAcceptor::from(config)), routes)
@@ -213,7 +213,7 @@ fn probe(pki: &TestPki, server: &ReplayServer, env: &str, scope: &str) -> Run {
     let path = dir.path().join(".env.production");
     std::fs::write(&path, env).expect("env file written");
     let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(["check", path.to_str().unwrap(), &format!("--probe={scope}"), "--format", "json", "-vv"])
+        .args(["check", "--resolve-only", path.to_str().unwrap(), &format!("--probe={scope}"), "--format", "json", "-vv"])
         .args(["--resolve", &server.resolve_arg("auth.example"), "--resolve", &server.resolve_arg("mastodon.example")])
         .args(["--ca-file", pki.ca_pem_path().to_str().unwrap()])
         .env_remove("NO_COLOR")
@@ -289,7 +289,7 @@ fn authentik_redirect_uri_mismatch_is_found_twice() {
     assert!(rules.contains(&"probe-token-redirect-uri".to_string()), "{rules:?}");
     assert!(!rules.contains(&"probe-token-client-rejected".to_string()), "the credentials are right: {rules:?}");
     assert_eq!(run.token_posts(), 3, "with a code, without a code, and the control without a code");
-    let control = run.requests.iter().filter(|request| request.path == TOKEN_PATH).last().unwrap();
+    let control = run.requests.iter().rfind(|request| request.path == TOKEN_PATH).unwrap();
     let form = control.form_pairs();
     assert!(!form.iter().any(|(name, _)| name == "code"), "the control copies the request that passed: no code");
     assert!(form.iter().any(|(name, value)| name == "client_secret" && value != CANARY), "the control sends a wrong secret");
@@ -323,7 +323,7 @@ fn authorize_probe_sends_mastodon_parameters() {
     assert!(form.iter().any(|(name, value)| name == "scope" && value == "openid profile email"), "{form:?}");
 }
 
-/// The discovery document with the token endpoint on mastodon.example, a host other than the issuer's.
+/// Returns the discovery document with the token endpoint on mastodon.example, a host other than the issuer's.
 fn foreign_token_endpoint() -> String {
     let foreign = discovery().replace("\"token_endpoint\": \"{{PUBLIC_ORIGIN}}/application/o/token/\"", "\"token_endpoint\": \"https://mastodon.example/application/o/token/\"");
     assert!(foreign.contains("https://mastodon.example/application/o/token/"), "the discovery fixture changed its layout");
@@ -353,7 +353,7 @@ fn allowed_secret_host_receives_the_probe() {
     let path = dir.path().join(".env.production");
     std::fs::write(&path, env_text("mastodon", "")).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(["check", path.to_str().unwrap(), "--probe=provider", "--allow-secret-host", "mastodon.example", "--format", "json"])
+        .args(["check", "--resolve-only", path.to_str().unwrap(), "--probe=provider", "--allow-secret-host", "mastodon.example", "--format", "json"])
         .args(["--resolve", &server.resolve_arg("auth.example"), "--resolve", &server.resolve_arg("mastodon.example")])
         .args(["--ca-file", pki.ca_pem_path().to_str().unwrap()])
         .output()
@@ -390,7 +390,8 @@ fn mastodon_stale_client_id_is_found() {
     let run = probe(&pki, &server, &env_text("mastodon", ""), "mastodon");
     let differences: Vec<String> = run.findings().iter().filter(|finding| finding["rule"] == "mastodon-running-config-differs").map(|finding| finding["message"].as_str().unwrap().to_string()).collect();
     assert_eq!(differences.len(), 2, "client_id and scope: {differences:?}");
-    assert!(differences[0].contains("client_id=`old-client`") && differences[0].contains("OIDC_CLIENT_ID is `mastodon`"), "{differences:?}");
+    assert!(differences[0].contains("client_id=`old-client`"), "{differences:?}");
+    assert!(differences[0].contains("OIDC_CLIENT_ID is `mastodon`"), "{differences:?}");
     assert!(differences[1].contains("scope=`openid profile`"), "{differences:?}");
     let finding = run.finding("mastodon-running-config-differs");
     assert_eq!(finding["location"]["line"], 9, "points at OIDC_CLIENT_ID");
@@ -460,7 +461,8 @@ fn both_probes_in_one_run() {
     let run = probe(&pki, &server, &env_text("mastodon", ""), "all");
     assert_eq!(run.probe_rules(), Vec::<String>::new(), "{}", run.text());
     let hosts: Vec<&str> = run.requests.iter().filter_map(|request| request.sni.as_deref()).collect();
-    assert!(hosts.contains(&"auth.example") && hosts.contains(&"mastodon.example"), "{hosts:?}");
+    assert!(hosts.contains(&"auth.example"), "{hosts:?}");
+    assert!(hosts.contains(&"mastodon.example"), "{hosts:?}");
     assert_eq!(run.report["checked"]["probes"]["token_requests"], 2);
 }
 
@@ -472,7 +474,7 @@ fn probes_need_the_probe_flag() {
     let path = dir.path().join(".env.production");
     std::fs::write(&path, env_text("mastodon", "")).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(["check", path.to_str().unwrap(), "--format", "json"])
+        .args(["check", "--resolve-only", path.to_str().unwrap(), "--format", "json"])
         .args(["--resolve", &server.resolve_arg("auth.example"), "--ca-file", pki.ca_pem_path().to_str().unwrap()])
         .output()
         .unwrap();
@@ -481,4 +483,95 @@ fn probes_need_the_probe_flag() {
     let reason = skipped.iter().find(|skipped| skipped["rule"] == "probe-token-client-rejected").expect("the probe rule is skipped");
     assert_eq!(reason["reason"], "no probe: --probe was not given");
     assert!(server.requests().iter().all(|request| request.path != TOKEN_PATH && request.path != AUTHORIZE_PATH));
+}
+
+mod first_use {
+    //! The first-use guard, driven through the library: the admin-API facts
+    //! that withhold the authorization probe come from another part of the
+    //! run, so the test sets them directly.
+
+    use std::collections::HashMap;
+
+    use mastodon_oidc_check::document::{Document, DocumentKind};
+    use mastodon_oidc_check::envfile::EnvSet;
+    use mastodon_oidc_check::fetch::HttpOptions;
+    use mastodon_oidc_check::finding::Severity;
+    use mastodon_oidc_check::mastodon::Settings;
+    use mastodon_oidc_check::probe::provider::{FirstUse, NotSent, Probe};
+    use mastodon_oidc_check::probe::{self, ProbeOptions, ProbeResults, ProbeScope};
+    use mastodon_oidc_check::providers::ProviderKind;
+    use mastodon_oidc_check::rules::{self, Context};
+
+    use super::*;
+
+    fn run_with(server: &ReplayServer, pki: &TestPki, env: &EnvSet, registered: Option<usize>, allow: bool) -> ProbeResults {
+        let settings = Settings::new(env);
+        let text = discovery().replace("{{PUBLIC_ORIGIN}}", "https://auth.example");
+        let document = Document::from_text(DocumentKind::Discovery, "https://auth.example/application/o/mastodon/.well-known/openid-configuration", text, false);
+        let options = ProbeOptions {
+            scope: ProbeScope::Provider,
+            allow_first_use_registration: allow,
+            registered_redirect_uris: registered,
+            provider_kind: Some(ProviderKind::Authentik),
+            http: HttpOptions { ca_file: Some(pki.ca_pem_path().to_path_buf()), resolve: vec![("auth.example".to_string(), server.addr())], ..HttpOptions::default() },
+            ..ProbeOptions::default()
+        };
+        probe::run(&options, &settings, Some(&document)).expect("the probe client builds")
+    }
+
+    fn env_set() -> (tempfile::TempDir, EnvSet) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env.production");
+        std::fs::write(&path, env_text("mastodon", "")).unwrap();
+        let env = EnvSet::load(&path, HashMap::new()).expect("env file loads");
+        (dir, env)
+    }
+
+    #[test]
+    fn provider_without_redirect_uris_gets_no_authorization_probe() {
+        let pki = TestPki::new();
+        let server = server(&pki, authentik_routes());
+        let (_dir, env) = env_set();
+        let results = run_with(&server, &pki, &env, Some(0), false);
+
+        let provider = results.provider.as_ref().expect("the provider probes ran");
+        assert_eq!(provider.first_use, FirstUse::Refused);
+        assert!(matches!(provider.authorize, Probe::NotSent(NotSent::FirstUseRisk)), "{:?}", provider.authorize);
+        assert!(server.requests().iter().all(|request| request.path != AUTHORIZE_PATH), "nothing reached the authorization endpoint");
+        assert!(matches!(provider.token, Probe::Sent(_)), "the token probe registers nothing and still runs");
+
+        let mut context = Context::new(&env);
+        context.probes = Some(&results);
+        let (findings, _) = rules::run(&context);
+        let finding = findings.iter().find(|finding| finding.rule == "probe-first-use-registration").expect("the first-use finding");
+        assert_eq!(finding.severity, Severity::Warning);
+        assert!(finding.message.contains("was not sent"), "{}", finding.message);
+        assert!(finding.help.as_deref().unwrap_or_default().contains("--allow-first-use-registration"));
+    }
+
+    #[test]
+    fn explicit_allowance_sends_the_authorization_probe() {
+        let pki = TestPki::new();
+        let server = server(&pki, authentik_routes());
+        let (_dir, env) = env_set();
+        let results = run_with(&server, &pki, &env, Some(0), true);
+        let provider = results.provider.as_ref().unwrap();
+        assert_eq!(provider.first_use, FirstUse::Registered);
+        assert!(matches!(provider.authorize, Probe::Sent(_)));
+        assert_eq!(server.requests().iter().filter(|request| request.path == AUTHORIZE_PATH).count(), 1);
+    }
+
+    #[test]
+    fn registered_redirect_uri_means_no_risk() {
+        let pki = TestPki::new();
+        let server = server(&pki, authentik_routes());
+        let (_dir, env) = env_set();
+        let results = run_with(&server, &pki, &env, Some(1), false);
+        assert_eq!(results.provider.as_ref().unwrap().first_use, FirstUse::NoRisk);
+
+        let mut context = Context::new(&env);
+        context.probes = Some(&results);
+        let (findings, _) = rules::run(&context);
+        assert!(findings.iter().all(|finding| finding.rule != "probe-first-use-registration"));
+    }
 }

@@ -59,7 +59,7 @@ fn run_case(case: &Path) -> Vec<Finding> {
         arguments.push("--ca-file".into());
         arguments.push(pki.ca_pem_path().display().to_string());
         arguments.push("--resolve".into());
-        arguments.push(server.resolve_arg(&server.host()));
+        arguments.push(server.resolve_arg(server.host()));
         _server = Some(server);
         _pki = Some(pki);
     } else {

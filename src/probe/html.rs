@@ -68,7 +68,7 @@ pub fn same_endpoint(left: &Url, right: &Url) -> bool {
         && left.path() == right.path()
 }
 
-/// What the probe reads from Mastodon's `/auth/sign_in`.
+/// The parts of Mastodon's `/auth/sign_in` page that the probe reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignInPage {
     /// `<meta name="csrf-param">`, normally `authenticity_token`.

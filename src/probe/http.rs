@@ -13,7 +13,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// secret: the client secret travels only in a header or a POST body.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SentRequest {
-    /// What the request was for, such as "token probe with a wrong secret".
+    /// The request's purpose, such as "token probe with a wrong secret".
     pub purpose: String,
     pub method: String,
     pub url: String,
@@ -36,7 +36,7 @@ impl Response {
         self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 
-    /// Every value of a header that may repeat, such as `set-cookie`.
+    /// Returns every value of a header that may repeat, such as `set-cookie`.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.headers.iter().filter(move |(key, _)| key == name).map(|(_, value)| value.as_str())
     }
@@ -45,7 +45,7 @@ impl Response {
         self.header("location")
     }
 
-    /// The media type without parameters, in lower case.
+    /// Returns the media type without parameters, in lower case.
     pub fn media_type(&self) -> Option<String> {
         let value = self.header("content-type")?;
         Some(value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
@@ -55,7 +55,7 @@ impl Response {
         (300..400).contains(&self.status)
     }
 
-    /// The OAuth `error` and `error_description` of a JSON error body.
+    /// Returns the OAuth `error` and `error_description` of a JSON error body.
     pub fn json_error(&self) -> Option<(String, Option<String>)> {
         let value: serde_json::Value = serde_json::from_str(self.body.trim()).ok()?;
         let error = value.get("error")?.as_str()?.to_string();
@@ -63,7 +63,7 @@ impl Response {
         Some((error, description))
     }
 
-    /// The first `max` characters of the body on one line, for messages.
+    /// Returns the first `max` characters of the body on one line, for messages.
     pub fn snippet(&self, max: usize) -> String {
         snippet(&self.body, max)
     }
@@ -87,7 +87,7 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    /// True when the failure says nothing about the configuration: DNS,
+    /// Returns true for failures that the configuration does not cause: DNS,
     /// connection and timeout failures.
     pub fn is_incomplete(&self) -> bool {
         matches!(self.kind, FetchFailureKind::Dns | FetchFailureKind::Connect | FetchFailureKind::Timeout)
@@ -112,7 +112,7 @@ impl<'a> Sender<'a> {
         Sender { client, progress, sent: Vec::new() }
     }
 
-    /// The run's HTTP client, to build requests for [`Sender::send`].
+    /// Returns the run's HTTP client, to build requests for [`Sender::send`].
     pub fn client(&self) -> &'a reqwest::Client {
         self.client
     }
@@ -161,14 +161,14 @@ impl<'a> Sender<'a> {
         Ok(Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
     }
 
-    /// Every request sent so far, in order.
+    /// Returns every request sent, in order.
     pub fn into_sent(self) -> Vec<SentRequest> {
         self.sent
     }
 }
 
-/// The URL without its query, for logs: an authorization request's query is
-/// public, but logs stay short.
+/// Returns the URL without its query, for logs: an authorization request's
+/// query is public, but logs stay short.
 fn shown_url(url: &url::Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
@@ -184,8 +184,9 @@ fn shown_origin(url: &url::Url) -> String {
 /// and the deliberately wrong secret.
 pub fn random_hex(length: usize) -> String {
     let mut bytes = vec![0u8; length.div_ceil(2)];
-    // The operating system's generator fails only on a broken system, where a
-    // predictable value would still be harmless: these values protect nothing.
+    // The operating system's generator fails only on a broken system. A
+    // predictable value is harmless here: a probe's state, nonce, code and
+    // wrong secret guard nothing.
     if getrandom::fill(&mut bytes).is_err() {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_nanos()).unwrap_or(0);
         for (index, byte) in bytes.iter_mut().enumerate() {

@@ -3,12 +3,12 @@
 //! with the redirect to the provider read but never followed.
 //!
 //! Facts hold for Mastodon 4.3 to 4.5 (Rails 7.1, Devise 4.9.4, omniauth
-//! 2.1.2, omniauth-rails_csrf_protection): the sign-in page carries
+//! 2.1.2, omniauth-rails_csrf_protection). The sign-in page carries
 //! `<meta name="csrf-token">` and a `data-method="post"` link to
-//! `/auth/auth/openid_connect`; a POST there with the session cookie and that
-//! token answers 302 to the provider's authorization endpoint; a CSRF or
-//! other request-phase failure answers 302 to `/auth/sign_in` with the reason
-//! in the flash message; a host outside LOCAL_DOMAIN, WEB_DOMAIN and
+//! `/auth/auth/openid_connect`. A POST there with the session cookie and that
+//! token gets a 302 to the provider's authorization endpoint. A CSRF or other
+//! request-phase failure gets a 302 to `/auth/sign_in` with the reason in the
+//! flash message. A host outside LOCAL_DOMAIN, WEB_DOMAIN and
 //! ALTERNATE_DOMAINS gets Rails' 403 "Blocked host" page.
 
 use url::Url;
@@ -59,7 +59,7 @@ impl MastodonVersion {
     }
 }
 
-/// Which request of the Mastodon probe a problem belongs to.
+/// The request of the Mastodon probe that a problem belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     Version,
@@ -95,7 +95,7 @@ pub enum ProblemKind {
     /// The request phase was rejected as a forgery, which points at the
     /// probe's cookie or a proxy rather than at the OIDC settings.
     CsrfRejected { flash: String },
-    /// The instance API answered without a readable version.
+    /// The instance API responded without a readable version.
     NoVersion { detail: String },
 }
 
@@ -114,8 +114,8 @@ pub struct Problem {
     pub kind: ProblemKind,
 }
 
-/// What `GET /auth/auth/openid_connect` shows when the sign-in page has no
-/// OIDC button.
+/// The result of `GET /auth/auth/openid_connect` when the sign-in page has
+/// no OIDC button.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Presence {
     /// 404 `text/plain` "Not found. Authentication passthru.": the strategy
@@ -123,11 +123,11 @@ pub enum Presence {
     Registered,
     /// 404 HTML error page: no `openid_connect` strategy in the running process.
     NotRegistered,
-    /// Any other answer.
+    /// Any other response.
     Unknown { detail: String },
 }
 
-/// The answer to the request phase.
+/// The response to the request phase.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RequestPhase {
     /// A redirect away from the sign-in page: the authorization request the
@@ -143,7 +143,7 @@ pub enum RequestPhase {
 /// Everything the Mastodon probe found.
 #[derive(Clone, Debug, Default)]
 pub struct MastodonResults {
-    /// Where the probe sent its requests, such as `https://social.example/`.
+    /// The base URL of the probe's requests, such as `https://social.example/`.
     pub base_url: String,
     pub version: Option<MastodonVersion>,
     pub sign_in: Option<SignInPage>,
@@ -153,7 +153,7 @@ pub struct MastodonResults {
 }
 
 impl MastodonResults {
-    /// The authorization request of a successful request phase.
+    /// Returns the authorization request of a successful request phase.
     pub fn authorization_request(&self) -> Option<Url> {
         match &self.request_phase {
             Some(RequestPhase::Redirect { location }) => Url::parse(location).ok(),
@@ -259,7 +259,7 @@ impl Run<'_, '_> {
 
     /// Reads the version: `/api/v2/instance`, then `/api/v1/instance` for
     /// servers before 4.0, then `/nodeinfo/2.0` when the API wants a user
-    /// (limited federation mode answers 401). Returns false when the server
+    /// (limited federation mode responds with 401). Returns false when the server
     /// cannot be probed further.
     async fn version(&mut self) -> bool {
         let mut source = "/api/v2/instance";
@@ -327,9 +327,9 @@ impl Run<'_, '_> {
         }
     }
 
-    /// `GET /auth/auth/openid_connect` tells a registered strategy (404
-    /// "Authentication passthru.") from none (Mastodon's 404 page) without
-    /// starting a login.
+    /// Sends `GET /auth/auth/openid_connect`, which distinguishes a registered
+    /// strategy (404 "Authentication passthru.") from none (Mastodon's 404
+    /// page) without starting a login.
     async fn presence_check(&mut self) {
         let answer = self.get("Mastodon OIDC presence check", REQUEST_PHASE_PATH, "text/html").await;
         if !self.check_common(Step::PresenceCheck, &answer) {
@@ -348,7 +348,7 @@ impl Run<'_, '_> {
     }
 
     /// Sends the request phase as a browser's click does, without an Origin
-    /// header, and reads the answer without following it.
+    /// header, and reads the response without following it.
     async fn request_phase(&mut self, param: &str, token: &str) {
         let body = url::form_urlencoded::Serializer::new(String::new()).append_pair("_method", "post").append_pair(param, token).finish();
         let mut request = self
@@ -419,7 +419,7 @@ fn is_forgery_reason(flash: &str) -> bool {
     lowered.contains("authenticity") || lowered.contains("cross origin") || lowered.contains("cross-origin") || lowered.contains("csrf")
 }
 
-/// The host of Rails' "Blocked host: HOST" page.
+/// Returns the host of Rails' "Blocked host: HOST" page.
 fn blocked_host(response: &Response) -> Option<String> {
     if response.status != 403 {
         return None;
@@ -429,7 +429,7 @@ fn blocked_host(response: &Response) -> Option<String> {
     Some(text[start..].split_whitespace().next().unwrap_or_default().to_string())
 }
 
-/// Reads the version from an instance API or NodeInfo answer.
+/// Reads the version from an instance API or NodeInfo response.
 fn read_version(response: &Response, source: &str) -> Result<MastodonVersion, String> {
     if response.status != 200 {
         return Err(format!("HTTP {}: {}", response.status, snippet(&html::visible_text(&response.body), 160)));

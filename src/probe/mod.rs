@@ -10,24 +10,25 @@
 //!   `state` and `prompt=none`. No cookies; the redirect is read, not followed.
 //! - **Token probe**: at most three POSTs to the discovered `token_endpoint`,
 //!   each an `authorization_code` grant with a random code. The client secret
-//!   is sent only with the configured client authentication method (HTTP
-//!   Basic header, POST body or an HS256 `client_assertion`), never in a URL,
-//!   only over https, and only when the token endpoint's host and port are
-//!   the issuer's or `--allow-secret-host` names the host. Redirects are never
-//!   followed, so the secret never reaches a redirect target.
+//!   travels only in the form the configured client authentication method sets: in an
+//!   HTTP Basic header, in the POST body, or as the key of an HS256
+//!   `client_assertion`. It never goes into a URL. It goes only over https,
+//!   and only to a token endpoint on the issuer's host and port or on a host
+//!   that `--allow-secret-host` names. Redirects are never followed, so the
+//!   secret never reaches a redirect target.
 //! - **Mastodon probe**: up to six requests to `--mastodon-url` (default
 //!   `https://WEB_DOMAIN`, else `https://LOCAL_DOMAIN`): the version from
 //!   `/api/v2/instance` (or `/api/v1/instance`, or `/nodeinfo/2.0` when the
-//!   API answers 401), `/auth/sign_in`, and the request phase `POST
+//!   API responds with 401), `/auth/sign_in`, and the request phase `POST
 //!   /auth/auth/openid_connect` with the page's CSRF token. Its redirect to
 //!   the provider is parsed and never followed. Nothing of the provider's
 //!   configuration and no secret is sent to Mastodon.
 //!
 //! # Decision matrix
 //!
-//! The verdicts rest on what the provider answers, never on its name. The
+//! The verdicts rest on the provider's responses, never on its name. The
 //! table below was built from authentik 2025.10 and oidc-provider 9.13.3
-//! (OpenID Certified), whose answers differ: authentik returns 400 for every
+//! (OpenID Certified), whose responses differ: authentik returns 400 for every
 //! token error, checks the redirect URI at the token endpoint before the code
 //! (a mismatch is `invalid_client`), and skips the secret check for public
 //! clients; oidc-provider returns 401 for `invalid_client`, checks the
@@ -36,7 +37,7 @@
 //!
 //! Authorization probe:
 //!
-//! | answer | verdict |
+//! | response | verdict |
 //! |---|---|
 //! | redirect to the redirect URI with `login_required`, `interaction_required`, `consent_required`, `account_selection_required`, or a code | accepted |
 //! | redirect to another URL without `error` (authentik's login flow when `prompt=none` is not honoured), or a 200 login page | accepted |
@@ -46,7 +47,7 @@
 //! | a `form_post` page whose form posts to the redirect URI | as the redirect with the form's fields |
 //! | a page or JSON with `invalid_redirect_uri`, `redirect_uri_mismatch`, "Redirect URI Error" and similar | redirect URI not registered |
 //! | a page or JSON with `invalid_client`, "Client ID Error", "Client not found" and similar | unknown client |
-//! | 5xx, 429, no answer | could not check |
+//! | 5xx, 429, no response | could not check |
 //! | anything else | inconclusive |
 //!
 //! Token probe (A: configured secret and a random code; B: configured
@@ -60,7 +61,7 @@
 //! | `invalid_client` | anything else | no client authentication, random code: `invalid_grant` | public client: a request without a secret passes and the configured secret is rejected (oidc-provider) |
 //! | `invalid_client` | anything else | no client authentication: anything else | client id unknown or secret wrong; the authorization probe tells which |
 //! | another OAuth error | not sent | not sent | the token request is rejected with that error |
-//! | 5xx, 429, no answer | not sent | not sent | could not check |
+//! | 5xx, 429, no response | not sent | not sent | could not check |
 //!
 //! Without a configured secret the wrong-secret control is not sent. At most
 //! three requests reach the token endpoint in every branch.
@@ -88,7 +89,7 @@ pub use http::SentRequest;
 pub use mastodon::MastodonResults;
 pub use provider::ProviderResults;
 
-/// Which probes `--probe` sends.
+/// The probes that `--probe` sends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProbeScope {
@@ -122,15 +123,15 @@ pub struct ProbeOptions {
     pub allowed_secret_hosts: Vec<String>,
     /// `--allow-first-use-registration`.
     pub allow_first_use_registration: bool,
-    /// The number of authorization redirect URIs the provider has, when an
-    /// admin API told; `None` when unknown.
+    /// The number of authorization redirect URIs of the provider, when the
+    /// admin API reported it; `None` when unknown.
     pub registered_redirect_uris: Option<usize>,
     pub provider_kind: Option<ProviderKind>,
     pub http: HttpOptions,
     pub progress: Progress,
 }
 
-/// What the probes found. Each part is `Err` with the reason when it did not run.
+/// The results of the probes. Each part is `Err` with the reason when it did not run.
 #[derive(Clone, Debug)]
 pub struct ProbeResults {
     pub provider: Result<ProviderResults, String>,
@@ -140,22 +141,22 @@ pub struct ProbeResults {
 }
 
 impl ProbeResults {
-    /// The provider results, when the provider probes ran.
+    /// Returns the provider results, when the provider probes ran.
     pub fn provider(&self) -> Option<&ProviderResults> {
         self.provider.as_ref().ok()
     }
 
-    /// The Mastodon results, when the Mastodon probe ran.
+    /// Returns the Mastodon results, when the Mastodon probe ran.
     pub fn mastodon(&self) -> Option<&MastodonResults> {
         self.mastodon.as_ref().ok()
     }
 
-    /// How many requests reached the token endpoint.
+    /// Counts the requests that reached the token endpoint.
     pub fn token_requests(&self) -> usize {
         self.provider().and_then(|provider| provider.token.sent()).map(|token| token.exchanges.len()).unwrap_or(0)
     }
 
-    /// What the report shows of the probes: every request and the Mastodon version.
+    /// Returns the report's view of the probes: every request and the Mastodon version.
     pub fn summary(&self) -> Summary {
         Summary {
             requests: self.requests.clone(),
@@ -178,7 +179,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// One line for the human report: how many requests went where.
+    /// Describes in one line, for the human report, how many requests went where.
     pub fn describe(&self) -> String {
         let count = |prefix: &str| self.requests.iter().filter(|request| request.purpose.starts_with(prefix)).count();
         let mut origins: Vec<String> = Vec::new();

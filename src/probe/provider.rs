@@ -1,7 +1,7 @@
 //! Probes of the provider: the authorization request and the token request
 //! that Mastodon would send, without a user and with a random code.
 //!
-//! The classification reads only what the provider answers (status, the
+//! The classification reads only the provider's response (status, the
 //! `Location` header, the OAuth `error` code, the error page's text), never
 //! the provider's name, so it holds for authentik, oidc-provider and others
 //! whose error pages use the same words. The decision matrix is in the
@@ -50,8 +50,8 @@ const UNKNOWN_CLIENT_PHRASES: &[&str] = &[
     "aadsts700016",
 ];
 
-/// What the provider probes send, derived from the settings as Mastodon
-/// 4.3 to 4.5 builds its requests (omniauth_openid_connect 0.6.1,
+/// The requests of the provider probes, derived from the settings as
+/// Mastodon 4.3 to 4.5 builds them (omniauth_openid_connect 0.6.1,
 /// openid_connect 1.4.2, rack-oauth2 1.21.3).
 #[derive(Clone, Debug)]
 pub struct ProviderRequest {
@@ -92,7 +92,7 @@ impl ProviderRequest {
     }
 }
 
-/// Why a provider probe was not sent.
+/// The reason a provider probe was not sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NotSent {
     /// A setting that the request needs is unset; other rules report it.
@@ -128,8 +128,8 @@ impl<T> Probe<T> {
     }
 }
 
-/// What is known about authentik's first-use registration of redirect URIs
-/// for this probe run.
+/// The risk of authentik's first-use registration of redirect URIs in this
+/// probe run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FirstUse {
     /// The provider is not authentik, or it has a redirect URI: no risk.
@@ -148,7 +148,7 @@ pub enum FirstUse {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthorizeVerdict {
     /// The provider redirected back to the redirect URI with `login_required`
-    /// or a similar error, or answered with its login page: the client id,
+    /// or a similar error, or responded with its login page: the client id,
     /// redirect URI and response type are accepted.
     Accepted { via: String },
     /// The provider does not know OIDC_CLIENT_ID.
@@ -163,13 +163,13 @@ pub enum AuthorizeVerdict {
     /// The provider redirected back with another error, such as
     /// `invalid_scope`, `unauthorized_client` or `invalid_request`.
     CallbackError { error: String, description: Option<String> },
-    /// An answer the matrix does not cover.
+    /// A response the matrix does not cover.
     Unclassified { detail: String },
-    /// No answer (DNS, connection, TLS, timeout), or a server error or rate limit.
+    /// No response (DNS, connection, TLS, timeout), or a server error or rate limit.
     Failed { detail: String, incomplete: bool },
 }
 
-/// The authorization probe as sent and answered.
+/// The authorization probe's request and response.
 #[derive(Clone, Debug)]
 pub struct AuthorizeResult {
     /// The request URL, with the public parameters a browser would send.
@@ -178,7 +178,7 @@ pub struct AuthorizeResult {
     pub location: Option<String>,
     pub verdict: AuthorizeVerdict,
     /// Whether a redirect back to the client carried the probe's `state`;
-    /// `None` when the answer was not such a redirect.
+    /// `None` when the response was not such a redirect.
     pub state_returned: Option<bool>,
 }
 
@@ -207,15 +207,15 @@ impl Exchange {
     }
 }
 
-/// One token request and its answer.
+/// One token request and its response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenExchange {
     pub kind: Exchange,
     pub status: Option<u16>,
-    /// The OAuth `error` of a JSON answer.
+    /// The OAuth `error` of a JSON response.
     pub error: Option<String>,
     pub description: Option<String>,
-    /// The answer when it carries no OAuth error, or the transport error.
+    /// The response when it carries no OAuth error, or the transport error.
     pub detail: Option<String>,
     pub incomplete: bool,
 }
@@ -230,7 +230,7 @@ impl TokenExchange {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenVerdict {
     /// `invalid_grant` for the random code: the client id and secret passed.
-    /// `secret_checked` is the control request's answer: `Some(false)` when a
+    /// `secret_checked` is the control request's result: `Some(false)` when a
     /// wrong secret passed too; `None` when it was not sent or inconclusive.
     Accepted { secret_checked: Option<bool> },
     /// The credentials passed (`invalid_grant` without a code), but the token
@@ -244,9 +244,9 @@ pub enum TokenVerdict {
     PublicClient,
     /// An OAuth error other than `invalid_grant` or `invalid_client`.
     RequestRejected { error: String, description: Option<String> },
-    /// An answer without an OAuth error.
+    /// A response without an OAuth error.
     Unclassified { detail: String },
-    /// No answer, a server error or a rate limit.
+    /// No response, a server error or a rate limit.
     Failed { detail: String, incomplete: bool },
 }
 
@@ -268,7 +268,7 @@ pub struct ProviderResults {
     pub first_use: FirstUse,
 }
 
-/// Where the provider probes may send what.
+/// The endpoints the provider probes may send to, or why they may not.
 #[derive(Clone, Debug)]
 pub struct Endpoints {
     pub authorization: Result<Url, NotSent>,
@@ -369,12 +369,12 @@ fn failed(error: &TransportError) -> AuthorizeVerdict {
     AuthorizeVerdict::Failed { detail: error.detail.clone(), incomplete: error.is_incomplete() }
 }
 
-/// The S256 PKCE challenge of a verifier: base64url of its SHA-256, unpadded.
+/// Returns the S256 PKCE challenge of a verifier: base64url of its SHA-256, unpadded.
 pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// Classifies the answer to the authorization probe. Returns the verdict and,
+/// Classifies the response to the authorization probe. Returns the verdict and,
 /// for a redirect back to the client, whether it carried `state`.
 pub fn classify_authorize(response: &Response, request_url: &Url, redirect_uri: Option<&Url>, state: &str) -> (AuthorizeVerdict, Option<bool>) {
     if response.status >= 500 || response.status == 429 {
@@ -416,20 +416,20 @@ pub fn classify_authorize(response: &Response, request_url: &Url, redirect_uri: 
         return (verdict, None);
     }
     if response.status == 200 {
-        return (AuthorizeVerdict::Accepted { via: "the provider answered with its login page".into() }, None);
+        return (AuthorizeVerdict::Accepted { via: "the provider responded with its login page".into() }, None);
     }
     let detail = format!("HTTP {}: {}", response.status, snippet(&text, 160));
     (AuthorizeVerdict::Unclassified { detail }, None)
 }
 
-/// The visible text of an HTML page, or the body as it is.
+/// Returns the visible text of an HTML page, or the body as it is.
 fn page_text(response: &Response, max: usize) -> String {
     let is_html = response.media_type().is_some_and(|media| media.contains("html")) || response.body.trim_start().starts_with('<');
     let text = if is_html { html::visible_text(&response.body) } else { response.body.clone() };
     snippet(&text, max)
 }
 
-/// The parameters of a redirect to the callback: query and fragment, without
+/// Returns the parameters of a redirect to the callback: query and fragment, without
 /// those the registered redirect URI itself carries.
 fn callback_params(location: &Url, callback: &Url) -> Vec<(String, String)> {
     let own: Vec<(String, String)> = callback.query_pairs().into_owned().collect();
@@ -467,7 +467,7 @@ fn mentions_pkce(description: Option<&str>) -> bool {
     })
 }
 
-/// The `error` and `error_description` in a URL's query.
+/// Returns the `error` and `error_description` in a URL's query.
 fn query_error(url: &Url) -> Option<(String, Option<String>)> {
     let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let error = param(&params, "error")?.to_string();
@@ -631,11 +631,15 @@ async fn send_token(sender: &mut Sender<'_>, endpoint: &Url, request: &ProviderR
     }
 }
 
-/// Reads a token endpoint answer. A server error or rate limit makes the
+/// Reads a token endpoint response. A server error or rate limit makes the
 /// exchange incomplete even when it carries an OAuth error.
 fn token_exchange(kind: Exchange, response: &Response) -> TokenExchange {
     let incomplete = response.status >= 500 || response.status == 429;
     let (error, description) = match response.json_error() {
+        // Older Keycloak releases report a failed client authentication as
+        // 401 `unauthorized_client` ("Invalid client or Invalid client
+        // credentials"); RFC 6749 gives 401 to `invalid_client` only.
+        Some((error, description)) if !incomplete && error == "unauthorized_client" && response.status == 401 => (Some("invalid_client".to_string()), description),
         Some((error, description)) if !incomplete => (Some(error), description),
         _ => (None, None),
     };
@@ -649,7 +653,7 @@ fn form_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// A `client_secret_jwt` assertion as rack-oauth2 1.21.3 builds it: HS256
+/// Builds a `client_secret_jwt` assertion as rack-oauth2 1.21.3 does: HS256
 /// with the client secret, `iss` and `sub` the client id, `aud` the token
 /// endpoint, a random `jti`, valid for three minutes.
 fn client_assertion(client_id: &str, secret: &str, token_endpoint: &str) -> String {
@@ -817,6 +821,14 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(b"secret").unwrap();
         mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
         assert_eq!(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()), parts[2]);
+    }
+
+    #[test]
+    fn keycloak_unauthorized_client_401_is_client_authentication() {
+        let response = Response { status: 401, headers: Vec::new(), body: r#"{"error":"unauthorized_client","error_description":"Invalid client or Invalid client credentials"}"#.into() };
+        assert_eq!(token_exchange(Exchange::Configured, &response).error.as_deref(), Some("invalid_client"));
+        let grant = Response { status: 400, ..response };
+        assert_eq!(token_exchange(Exchange::Configured, &grant).error.as_deref(), Some("unauthorized_client"));
     }
 
     #[test]

@@ -29,20 +29,20 @@ pub fn slug_from_issuer_path(path: &str) -> Option<&str> {
     valid.then_some(slug)
 }
 
-/// What the run learned about an authentik server beyond its discovery
-/// document: the release, and the admin API objects when a token was given.
+/// Facts about an authentik server beyond its discovery document: the
+/// release, and the admin API objects when a token was given.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
     /// The release the version caveats are judged for.
     pub version: Option<KnownVersion>,
-    /// What was tried without success, or why nothing was tried.
+    /// Sources tried without success, or the reason none was tried.
     pub version_notes: Vec<String>,
     /// The oldest release the discovery document can come from, with the field that shows it.
     pub minimum: Option<(Version, &'static str)>,
     /// The admin API objects, when a token was given and the API was asked.
     pub api: Option<ApiFacts>,
-    /// Why the admin API was not asked, when it was not.
-    pub api_skipped: Option<String>,
+    /// The reason the admin API was not asked, when it was not.
+    pub api_skipped: Option<ApiSkipped>,
     /// Secrets met on the way (the token, the provider's client secret) that
     /// every output must mask.
     pub secrets: Vec<String>,
@@ -54,10 +54,11 @@ impl Facts {
         if self.version.is_some() {
             return None;
         }
-        Some(format!("no authentik version known ({})", self.unknown_version_detail()))
+        // The details (what was tried) are in the summary's version_detail.
+        Some("no authentik version known: pass --authentik-version X.Y.Z".to_string())
     }
 
-    /// Says what was tried to learn the release, and what to do.
+    /// Lists the sources tried to learn the release, and the next step.
     fn unknown_version_detail(&self) -> String {
         let mut details = self.version_notes.clone();
         if let Some((minimum, field)) = &self.minimum {
@@ -70,15 +71,14 @@ impl Facts {
     /// Returns the reason the admin API cross-check cannot run, or `None`
     /// when the provider object was read.
     pub fn api_unavailable(&self) -> Option<String> {
-        if let Some(reason) = &self.api_skipped {
-            return Some(reason.clone());
+        if let Some(skipped) = &self.api_skipped {
+            return Some(skipped.reason());
         }
         let api = self.api.as_ref()?;
         if api.provider.is_some() {
             return None;
         }
-        let failures: Vec<String> = api.failures.iter().map(|failure| format!("{}: {}", failure.what, failure.detail)).collect();
-        Some(format!("the authentik admin API did not return the OAuth2 provider ({})", failures.join("; ")))
+        Some(format!("the authentik admin API did not return the OAuth2 provider ({})", api_failures(api)))
     }
 
     /// Returns the provider object read through the admin API.
@@ -97,7 +97,7 @@ impl Facts {
     /// Summarises the version and admin API state for the report.
     pub fn summary(&self) -> Summary {
         let admin_api = match (&self.api_skipped, &self.api) {
-            (Some(reason), _) => format!("not read: {reason}"),
+            (Some(skipped), _) => format!("not read ({})", skipped.cause()),
             (None, Some(api)) => match (&api.provider, &api.found_through) {
                 (Some(provider), Some(through)) => {
                     let mut text = format!("read the OAuth2 provider {} through {through}", provider.describe());
@@ -107,7 +107,7 @@ impl Facts {
                     }
                     text
                 }
-                _ => self.api_unavailable().unwrap_or_else(|| "not read".to_string()),
+                _ => format!("not read: the OAuth2 provider was not returned ({})", api_failures(api)),
             },
             (None, None) => "not read".to_string(),
         };
@@ -126,6 +126,39 @@ impl Facts {
     }
 }
 
+/// The reason the admin API was not asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiSkipped {
+    /// Neither --authentik-token-file nor AUTHENTIK_TOKEN was given.
+    NoToken,
+    /// A token was given, but the run sent no request to the server, for the stated cause.
+    NotAsked(String),
+}
+
+impl ApiSkipped {
+    /// Returns the cause alone: "--offline was given".
+    pub fn cause(&self) -> String {
+        match self {
+            ApiSkipped::NoToken => format!("no admin API token given: pass --authentik-token-file FILE or set {}", api::TOKEN_VARIABLE),
+            ApiSkipped::NotAsked(cause) => cause.clone(),
+        }
+    }
+
+    /// Returns the reason the cross-check rules are skipped, for the report.
+    pub fn reason(&self) -> String {
+        match self {
+            ApiSkipped::NoToken => self.cause(),
+            ApiSkipped::NotAsked(cause) => format!("the authentik admin API was not read: {cause}"),
+        }
+    }
+}
+
+/// Lists the failed admin API requests: "version: HTTP 403: Token invalid/expired".
+fn api_failures(api: &ApiFacts) -> String {
+    let failures: Vec<String> = api.failures.iter().map(|failure| format!("{}: {}", failure.what, failure.detail)).collect();
+    failures.join("; ")
+}
+
 fn source_phrase(source: VersionSource) -> &'static str {
     match source {
         VersionSource::AdminApi => "from the admin API",
@@ -141,11 +174,11 @@ pub struct Summary {
     /// The release the version caveats were judged for, as the source wrote it.
     pub version: Option<String>,
     pub version_source: Option<VersionSource>,
-    /// Where the version came from, or why it is unknown.
+    /// The source of the version, or the sources tried and the next step when it is unknown.
     pub version_detail: String,
     /// The oldest release the discovery document allows, when it shows one.
     pub minimum_version: Option<String>,
-    /// What the admin API cross-check read, or why it did not run.
+    /// The objects the admin API cross-check read, or the reason it did not run.
     pub admin_api: String,
     pub admin_api_read: bool,
 }

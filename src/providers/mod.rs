@@ -65,6 +65,12 @@ fn detect_from_discovery(document: &Document) -> Option<Provider> {
     if acr.contains(&authentik::ACR_DEFAULT) {
         return provider(ProviderKind::Authentik, format!("acr_values_supported lists {}", authentik::ACR_DEFAULT));
     }
+    // authentik's Django views put a request id in X-authentik-id on every response.
+    for header in ["x-authentik-version", "x-authentik-id"] {
+        if document.header(header).is_some() {
+            return provider(ProviderKind::Authentik, format!("the discovery response has an {header} header"));
+        }
+    }
     let authorize = document.str("authorization_endpoint").and_then(|url| Url::parse(url).ok())?;
     let path = authorize.path();
     if path.ends_with("/application/o/authorize/") {

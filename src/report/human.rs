@@ -159,6 +159,7 @@ fn summary(report: &Report) -> String {
     if let Some(jwks) = &checked.jwks {
         lines.push(format!("JWKS: {jwks}"));
     }
+
     if let Some(authentik) = &checked.authentik {
         match &authentik.version {
             Some(version) => lines.push(format!("authentik version: {version}, from {}", authentik.version_detail)),
@@ -166,6 +167,7 @@ fn summary(report: &Report) -> String {
         }
         lines.push(format!("authentik admin API: {}", authentik.admin_api));
     }
+
     if let Some(probes) = &checked.probes {
         lines.push(format!("probes: {}", probes.describe()));
     }

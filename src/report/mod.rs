@@ -154,7 +154,7 @@ impl Report {
         EXIT_OK
     }
 
-    /// Whether every check could run: no counted finding is marked incomplete.
+    /// Returns whether every check could run: no counted finding is marked incomplete.
     pub fn is_complete(&self) -> bool {
         !self.active().any(|finding| finding.incomplete)
     }

@@ -43,7 +43,7 @@ fn non_empty<'a>(context: &Context<'a>, name: &str) -> Option<super::Var<'a>> {
     context.var(name).filter(|var| !var.value.is_empty())
 }
 
-/// Where in authentik's admin interface the provider is edited.
+/// Returns the place in authentik's admin interface where the provider is edited.
 fn provider_page(provider: &ProviderObject) -> String {
     match &provider.name {
         Some(name) => format!("Applications > Providers > {name} > Edit"),

@@ -66,7 +66,7 @@ pub struct Context<'a> {
     pub now: i64,
     /// `--cert-warn-days` and `--cert-error-days`.
     pub certificate_expiry: ExpiryThresholds,
-    /// What the live probes found (`--probe`); `None` when none ran.
+    /// The results of the live probes (`--probe`); `None` when none ran.
     pub probes: Option<&'a crate::probe::ProbeResults>,
     /// The authentik release and admin API objects; `None` unless the provider is authentik.
     pub authentik: Option<&'a crate::providers::authentik::Facts>,

@@ -150,7 +150,9 @@ client_secret_basic, any other name such as `post` for client_secret_post.",
 signed with the client secret. Current Mastodon verifies them with OIDC_CLIENT_SECRET, so a wrong secret \
 shows up as a signature failure, and anyone holding the secret can mint tokens; releases before \
 omniauth_openid_connect's HS256 fix cannot verify them at all. On authentik this means the provider has no \
-signing key selected, and its JWKS is empty. It does not fire when HS256 is one of several algorithms.\n\n\
+signing key selected, and its JWKS is empty; when the authentik admin API confirms it, \
+authentik-signing-key-missing reports it instead, with the keys that could sign. It does not fire when \
+HS256 is one of several algorithms.\n\n\
 Fix: give the provider an asymmetric signing key (on authentik, select a certificate such as \"authentik \
 Self-signed Certificate\" as the provider's signing key).",
         needs: &[Input::Discovery],
@@ -471,24 +473,28 @@ fn check_client_auth_supported(context: &Context, sink: &mut Sink) {
     } else {
         "the provider supports no method Mastodon can use with a client secret"
     };
-    let mut finding = sink
-        .emit(format!(
-            "OIDC_CLIENT_AUTH_METHOD {written} makes Mastodon use {}, which the provider does not list (it lists {})",
-            method.metadata_name(),
-            supported.join(", ")
-        ))
-        .at(setting.and_then(|var| var.label))
-        .help(suggestion);
-    if method == ClientAuth::Saml2Bearer || method == ClientAuth::Mtls {
-        finding = finding.help(format!("{suggestion}; Mastodon cannot present a SAML assertion or a TLS client certificate"));
-    }
-    drop(finding);
+    let help = if method == ClientAuth::Saml2Bearer || method == ClientAuth::Mtls {
+        format!("{suggestion}; Mastodon cannot present a SAML assertion or a TLS client certificate")
+    } else {
+        suggestion.to_string()
+    };
+    sink.emit(format!(
+        "OIDC_CLIENT_AUTH_METHOD {written} makes Mastodon use {}, which the provider does not list (it lists {})",
+        method.metadata_name(),
+        supported.join(", ")
+    ))
+    .at(setting.and_then(|var| var.label))
+    .help(help);
 }
 
 fn check_symmetric_only(context: &Context, sink: &mut Sink) {
     let Some(document) = context.discovery_object() else { return };
     let Some(algorithms) = document.strings("id_token_signing_alg_values_supported") else { return };
     if algorithms.is_empty() || !algorithms.iter().all(|algorithm| is_symmetric(algorithm)) {
+        return;
+    }
+    let confirmed_by_api = context.authentik.and_then(|facts| facts.provider()).is_some_and(|provider| provider.lacks_signing_key());
+    if confirmed_by_api {
         return;
     }
     let help = if context.is_provider(ProviderKind::Authentik) {

@@ -113,7 +113,9 @@ the user must click the confirmation mail, which never arrives without working S
 existing account with ALLOW_UNSAFE_AUTH_PROVIDER_REATTACH also requires a verified email. authentik's \
 default email scope mapping returns email_verified=false since 2025.10 (true before), and Microsoft \
 Entra ID sends no email_verified claim, so the finding is a warning for both. For other providers, \
-which send the user's real verification state, it is info.\n\nFix: set \
+which send the user's real verification state, it is info. When an authentik server's release is known \
+(from the server or --authentik-version), authentik-email-unverified judges it instead, for that \
+release.\n\nFix: set \
 OIDC_SECURITY_ASSUME_EMAIL_IS_VERIFIED=true only when users cannot change their email address at the \
 provider (authentik: \"Allow users to change email\" disabled), or make the provider send a true \
 email_verified claim for addresses it has checked (a custom email scope mapping in authentik).",
@@ -361,6 +363,10 @@ OIDC_UID_FIELD=preferred_username and keep authentik's \"Allow users to change u
 
 fn check_email_not_verified(context: &Context, sink: &mut Sink) {
     if !context.settings.oidc_enabled() || context.settings.assume_email_verified() {
+        return;
+    }
+    // With a known release, authentik-email-unverified judges authentik servers instead.
+    if context.is_provider(ProviderKind::Authentik) && context.authentik.is_some_and(|facts| facts.version.is_some()) {
         return;
     }
     let flag = context.var("OIDC_SECURITY_ASSUME_EMAIL_IS_VERIFIED");

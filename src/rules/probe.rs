@@ -1,5 +1,5 @@
-//! Rules on the live provider probes (`check --probe`): what the provider
-//! answered to the authorization and token requests Mastodon would send.
+//! Rules on the live provider probes (`check --probe`): the provider's
+//! responses to the authorization and token requests Mastodon would send.
 //! The probes and their decision matrix are in `crate::probe`; these rules
 //! only turn verdicts into findings. The Mastodon probe's rules are in
 //! [`mastodon`].
@@ -33,7 +33,7 @@ fn label(context: &Context, name: &str) -> Option<Label> {
     context.var(name).and_then(|var| var.label)
 }
 
-/// The value of a variable for a message, or a note that it is unset.
+/// Formats the value of a variable for a message, or notes that it is unset.
 fn shown(context: &Context, name: &str) -> String {
     match context.var(name) {
         Some(var) => format!("`{}`", var.value),
@@ -52,7 +52,7 @@ pub(super) const PROVIDER_RULES: &[Rule] = &[
         severity: Severity::Error,
         summary: "The provider's authorization endpoint does not know OIDC_CLIENT_ID",
         explanation: "The authorization probe sent the authorization request Mastodon sends when a user clicks \
-the login button, with `prompt=none` so that no login page is needed. The provider answered that it does not \
+the login button, with `prompt=none` so that no login page is needed. The provider responded that it does not \
 know the client id: authentik shows its \"Client ID Error\" page, oidc-provider and most others an \
 `invalid_client` error page, Keycloak \"Client not found\". Providers show this page without redirecting \
 back, so every login ends on it.\n\nFix: copy the client id of the provider's Mastodon application into \
@@ -107,11 +107,11 @@ provider.",
         severity: Severity::Error,
         summary: "The provider redirects the authorization request back to Mastodon with an error",
         explanation: "The provider accepted the client id and the redirect URI (it redirected back to them) but \
-answered the authorization probe with an OAuth error other than the expected `login_required`. The user \
+responded to the authorization probe with an OAuth error other than the expected `login_required`. The user \
 would land on Mastodon's callback with the same error and see \"Could not authenticate you from \
 OpenIDConnect\". Common errors: `invalid_scope` (a scope of OIDC_SCOPE is not allowed for the client), \
 `unauthorized_client` (the client may not use the authorization code flow), `invalid_request` (authentik \
-2026.5 and later answer it when the provider's grant types lack `authorization_code`, the default for \
+2026.5 and later send it when the provider's grant types lack `authorization_code`, the default for \
 providers created through the API, a blueprint or Terraform), `access_denied` (a policy denies the \
 application).\n\nFix: follow the provider's error description in the finding; the help names the usual \
 setting.",
@@ -133,12 +133,12 @@ parameter\" (csrf_detected). A proxy that rewrites query strings causes the same
     Rule {
         id: "probe-authorize-inconclusive",
         severity: Severity::Warning,
-        summary: "The authorization probe got an answer it cannot classify, or no answer",
-        explanation: "The authorization endpoint answered with a status or page that the probe's decision matrix \
+        summary: "The authorization probe got a response it cannot classify, or no response",
+        explanation: "The authorization endpoint responded with a status or page that the probe's decision matrix \
 does not cover, such as a 404 or a page without a known error, so the probe cannot tell whether the client \
-id and redirect URI are accepted. No answer (DNS, connection, timeout), a server error (5xx) or a rate limit \
+id and redirect URI are accepted. No response (DNS, connection, timeout), a server error (5xx) or a rate limit \
 (429) means the check could not complete: the exit status is then 3 unless another finding is an error. \
-The finding shows the answer.\n\nFix: open the request URL of the finding in a browser that is not logged in \
+The finding shows the response.\n\nFix: open the request URL of the finding in a browser that is not logged in \
 to the provider and read the page; check that the provider is up.",
         needs: &[Input::ProviderProbe],
         check: check_authorize_inconclusive,
@@ -165,8 +165,8 @@ can check the provider's redirect URIs first.",
         summary: "The token endpoint rejects the client id or OIDC_CLIENT_SECRET",
         explanation: "The token probe sent the token request Mastodon sends after a login, with a random code \
 and the configured client authentication (OIDC_CLIENT_AUTH_METHOD, HTTP Basic when unset). The provider \
-answered `invalid_client` with and without the code, and also to a request without any secret: it does \
-not accept the client id together with OIDC_CLIENT_SECRET. Mastodon gets the same answer after every \
+responded with `invalid_client` with and without the code, and also to a request without any secret: it does \
+not accept the client id together with OIDC_CLIENT_SECRET. Mastodon gets the same response after every \
 login, and the user sees \"Could not authenticate you from OpenIDConnect\". When the authorization probe \
 found the client id known, the secret is wrong, or the client is registered for another authentication \
 method (Authelia allows one method per client).\n\nFix: copy the client secret from the provider into \
@@ -179,9 +179,9 @@ match the client's registration at the provider.",
         id: "probe-token-redirect-uri",
         severity: Severity::Error,
         summary: "The token endpoint accepts the credentials but rejects OIDC_REDIRECT_URI",
-        explanation: "With a random code the token endpoint answered `invalid_client`; without a code it \
-answered `invalid_grant`, which it gives only after the client authentication passed. authentik checks the \
-redirect URI before the code and answers a mismatch with `invalid_client`, so the credentials are right and \
+        explanation: "With a random code the token endpoint responded with `invalid_client`; without a code it \
+responded with `invalid_grant`, which it gives only after the client authentication passed. authentik checks the \
+redirect URI before the code and reports a mismatch as `invalid_client`, so the credentials are right and \
 the redirect URI is not registered (authentik also records a \"configuration_error\" event). The login \
 fails at the token request after the user has signed in.\n\nFix: register exactly the value of \
 OIDC_REDIRECT_URI at the provider.",
@@ -207,7 +207,7 @@ authentik 2026.5 and later also enable the `authorization_code` grant type for t
         id: "probe-token-public-client",
         severity: Severity::Error,
         summary: "The provider treats the client as public and rejects the secret Mastodon sends",
-        explanation: "The token endpoint answered `invalid_client` to the configured secret but `invalid_grant` to \
+        explanation: "The token endpoint responded with `invalid_client` to the configured secret but with `invalid_grant` to \
 a request without any client authentication: the client is registered as public (token endpoint \
 authentication method `none`). Providers such as oidc-provider then reject any secret the client sends, \
 and Mastodon always sends client authentication (HTTP Basic unless OIDC_CLIENT_AUTH_METHOD says \
@@ -221,8 +221,8 @@ provider with the secret of OIDC_CLIENT_SECRET and the authentication method Mas
         id: "probe-token-rejected",
         severity: Severity::Error,
         summary: "The token endpoint rejects Mastodon's token request with another OAuth error",
-        explanation: "The token endpoint answered the token probe with an OAuth error other than `invalid_grant` \
-(the expected answer for a random code) and `invalid_client`. `unauthorized_client` means the client may \
+        explanation: "The token endpoint responded to the token probe with an OAuth error other than `invalid_grant` \
+(the expected response for a random code) and `invalid_client`. `unauthorized_client` means the client may \
 not use the authorization code grant and `unsupported_grant_type` that the provider does not offer it: \
 both are errors, because every login fails at the token request. Other errors such as `invalid_request` \
 are warnings, because the random code may be what the provider rejects; the finding shows the provider's \
@@ -234,9 +234,9 @@ error description.",
     Rule {
         id: "probe-token-inconclusive",
         severity: Severity::Warning,
-        summary: "The token probe got an answer it cannot classify, or no answer",
-        explanation: "The token endpoint answered without an OAuth error (for example an HTML page or a 404), \
-so the probe cannot tell whether the credentials pass. No answer (DNS, connection, timeout), a server \
+        summary: "The token probe got a response it cannot classify, or no response",
+        explanation: "The token endpoint responded without an OAuth error (for example an HTML page or a 404), \
+so the probe cannot tell whether the credentials pass. No response (DNS, connection, timeout), a server \
 error (5xx) or a rate limit (429) means the check could not complete: the exit status is then 3 unless \
 another finding is an error. authentik 2026.8 and later throttle requests per IP address, so repeated \
 runs can hit the limit.\n\nFix: check that the token endpoint of the discovery document is the provider's \
@@ -264,7 +264,7 @@ fn check_unknown_client(context: &Context, sink: &mut Sink) {
     let Some(result) = authorize(context) else { return };
     let AuthorizeVerdict::UnknownClient { evidence } = &result.verdict else { return };
     sink.emit(format!(
-        "the authorization endpoint does not know OIDC_CLIENT_ID {}: it answered HTTP {} \"{evidence}\", so every login ends on the provider's error page",
+        "the authorization endpoint does not know OIDC_CLIENT_ID {}: it responded with HTTP {} \"{evidence}\", so every login ends on the provider's error page",
         shown(context, "OIDC_CLIENT_ID"),
         result.status.unwrap_or_default()
     ))
@@ -281,7 +281,7 @@ fn check_redirect_uri(context: &Context, sink: &mut Sink) {
         help = format!("set OIDC_REDIRECT_URI={expected} and register exactly that value at the provider, {RESTART}");
     }
     sink.emit(format!(
-        "the provider rejects OIDC_REDIRECT_URI `{redirect_uri}` for client {}: it answered HTTP {} \"{evidence}\", so every login ends on the provider's error page",
+        "the provider rejects OIDC_REDIRECT_URI `{redirect_uri}` for client {}: it responded with HTTP {} \"{evidence}\", so every login ends on the provider's error page",
         shown(context, "OIDC_CLIENT_ID"),
         result.status.unwrap_or_default()
     ))
@@ -301,7 +301,7 @@ fn check_response_type(context: &Context, sink: &mut Sink) {
         format!("delete the OIDC_RESPONSE_TYPE line so that Mastodon requests `code`, {RESTART}")
     };
     sink.emit(format!(
-        "the provider answers `unsupported_response_type` to response type `{response_type}`{}: Mastodon's callback gets this error and the login fails",
+        "the provider responds with `unsupported_response_type` to response type `{response_type}`{}: Mastodon's callback gets this error and the login fails",
         described(description)
     ))
     .help(help)
@@ -377,7 +377,7 @@ fn check_authorize_inconclusive(context: &Context, sink: &mut Sink) {
     let Some(result) = authorize(context) else { return };
     match &result.verdict {
         AuthorizeVerdict::Unclassified { detail } => {
-            sink.emit(format!("the authorization probe cannot tell whether the client id and redirect URI are accepted: the provider answered {detail}"))
+            sink.emit(format!("the authorization probe cannot tell whether the client id and redirect URI are accepted: the provider responded with {detail}"))
                 .help(format!("open {} in a browser that is not logged in to the provider and read the page", result.url))
                 .at(label(context, "OIDC_CLIENT_ID"));
         }
@@ -453,7 +453,7 @@ fn check_client_rejected(context: &Context, sink: &mut Sink) {
         (None, true) => format!("the client id is unknown, OIDC_CLIENT_SECRET is wrong, or the client is not registered for {method}"),
     };
     sink.emit(format!(
-        "the token endpoint answers `invalid_client` to client {} with the configured secret ({method}): {cause}, and Mastodon fails every login at the token request",
+        "the token endpoint responds with `invalid_client` to client {} with the configured secret ({method}): {cause}, and Mastodon fails every login at the token request",
         shown(context, "OIDC_CLIENT_ID")
     ))
     .help(format!(
@@ -510,7 +510,7 @@ fn check_token_rejected(context: &Context, sink: &mut Sink) {
     let TokenVerdict::RequestRejected { error, description } = &result.verdict else { return };
     let certain = matches!(error.as_str(), "unauthorized_client" | "unsupported_grant_type");
     let finding = sink
-        .emit(format!("the token endpoint answers `{error}`{} to the token request Mastodon would send", described(description)))
+        .emit(format!("the token endpoint responds with `{error}`{} to the token request Mastodon would send", described(description)))
         .help("allow the authorization code grant for the client at the provider, or fix what the error description names")
         .at(label(context, "OIDC_CLIENT_ID"));
     if !certain {
@@ -522,13 +522,13 @@ fn check_token_inconclusive(context: &Context, sink: &mut Sink) {
     let Some(result) = token(context) else { return };
     match &result.verdict {
         TokenVerdict::Unclassified { detail } => {
-            sink.emit(format!("the token probe cannot tell whether the client credentials pass: {} answered {detail}", result.url))
+            sink.emit(format!("the token probe cannot tell whether the client credentials pass: {} responded with {detail}", result.url))
                 .help("check that the token endpoint of the discovery document is the provider's, then run the probe again")
                 .at(label(context, "OIDC_ISSUER"));
         }
         TokenVerdict::Failed { detail, incomplete } => {
             let finding = sink
-                .emit(format!("the token probe could not complete: {} answered {detail}", result.url))
+                .emit(format!("the token probe could not complete: {} responded with {detail}", result.url))
                 .help("check that the provider is up and reachable from this host, then run the probe again later")
                 .at(label(context, "OIDC_ISSUER"));
             if *incomplete {
@@ -559,7 +559,7 @@ fn check_token_not_sent(context: &Context, sink: &mut Sink) {
                 "the token probe was not sent: OIDC_CLIENT_AUTH_METHOD selects {}, which the probe cannot reproduce",
                 method.metadata_name()
             ))
-            .help("use client_secret_basic (leave OIDC_CLIENT_AUTH_METHOD unset) or client_secret_post (OIDC_CLIENT_AUTH_METHOD=post)")
+            .help("delete the OIDC_CLIENT_AUTH_METHOD line so that Mastodon authenticates with HTTP Basic (client_secret_basic), and register the client for that method")
             .at(label(context, "OIDC_CLIENT_AUTH_METHOD"));
         }
         NotSent::MissingSetting(_) | NotSent::NoEndpoint { .. } | NotSent::FirstUseRisk => {}

@@ -109,7 +109,8 @@ token (JWS) and fails to decode the encrypted one.\n\nFix: clear the provider's 
 the token carries only scopes whose mapping is attached to the provider. Mastodon always calls userinfo, \
 so a provider without the \"authentik default OAuth Mapping: OpenID 'openid'\" mapping fails every login \
 with 403 \"Scope mismatch\". The discovery document cannot show it: authentik always lists `openid` in \
-scopes_supported.\n\nFix: in the provider's advanced protocol settings, select the openid, email and \
+scopes_supported. With an admin API token, authentik-scope-mapping-missing checks the attached mappings and \
+this reminder stays quiet.\n\nFix: in the provider's advanced protocol settings, select the openid, email and \
 profile scope mappings.",
         needs: &[Input::Env],
         check: check_authentik_openid_mapping,
@@ -256,6 +257,11 @@ fn check_authentik_encryption(context: &Context, sink: &mut Sink) {
 
 fn check_authentik_openid_mapping(context: &Context, sink: &mut Sink) {
     if !context.is_provider(ProviderKind::Authentik) || !context.settings.oidc_enabled() {
+        return;
+    }
+    // The admin API shows the attached mappings; authentik-scope-mapping-missing judges them.
+    let mappings_read = context.authentik.and_then(|facts| facts.api.as_ref()).is_some_and(|api| api.attached_mappings().is_some());
+    if mappings_read {
         return;
     }
     sink.emit("authentik 2024.2 and later require the `openid` scope mapping on the provider; discovery cannot show whether it is selected")

@@ -18,8 +18,9 @@
 //! - `tls`: `"valid"` (the default), `"expired"`, `"self-signed"`, `"wrong-host"`,
 //!   `"unknown-ca"`, `"none"` for plain HTTP, or `{"expires_in_days": N}`.
 //! - `host`: DNS name in the certificate and in `{{ORIGIN}}`.
-//! - Route matching: `method` (default `GET`) and `path` (exact match). In `query` and
-//!   `form`, a string value must be equal, `true` means present and `false` means absent.
+//! - Route matching: `method` (default `GET`) and `path` (exact match). In `query`, `form`
+//!   and `request_headers` (names in any case), a string value must be equal, `true` means
+//!   present and `false` means absent.
 //! - Route response: `status` (default 200), `headers` (a string, or a list of strings to
 //!   send the header several times), and `delay_ms`.
 //! - Route body: at most one of `body_file` (relative to the fixture directory), `body`
@@ -72,6 +73,8 @@ struct RouteFixture {
     query: BTreeMap<String, ParamFixture>,
     #[serde(default)]
     form: BTreeMap<String, ParamFixture>,
+    #[serde(default)]
+    request_headers: BTreeMap<String, ParamFixture>,
     #[serde(default = "default_status")]
     status: u16,
     #[serde(default)]
@@ -163,6 +166,9 @@ impl RouteFixture {
         }
         for (name, param) in &self.form {
             route = route.form_rule(name, param.rule());
+        }
+        for (name, param) in &self.request_headers {
+            route = route.request_header_rule(name, param.rule());
         }
         for (name, header) in &self.headers {
             for value in header.values() {

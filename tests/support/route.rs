@@ -18,13 +18,16 @@ pub enum ParamRule {
     Absent,
 }
 
-/// Canned response for requests that match a method, an exact path and parameter rules.
+/// Canned response for requests that match a method, an exact path, parameter rules and
+/// request header rules.
 #[derive(Clone, Debug)]
 pub struct Route {
     method: String,
     path: String,
     query: Vec<(String, ParamRule)>,
     form: Vec<(String, ParamRule)>,
+    /// Rules on request headers; names are compared case-insensitively.
+    request_headers: Vec<(String, ParamRule)>,
     status: u16,
     headers: Vec<(String, String)>,
     body: Bytes,
@@ -59,6 +62,7 @@ impl Route {
             path: path.to_string(),
             query: Vec::new(),
             form: Vec::new(),
+            request_headers: Vec::new(),
             status: 200,
             headers: Vec::new(),
             body: Bytes::new(),
@@ -96,6 +100,16 @@ impl Route {
 
     pub fn form_rule(mut self, name: &str, rule: ParamRule) -> Route {
         self.form.push((name.to_string(), rule));
+        self
+    }
+
+    /// Requires request header `name` to equal `value`, such as `authorization: Bearer x`.
+    pub fn request_header(self, name: &str, value: &str) -> Route {
+        self.request_header_rule(name, ParamRule::Equals(value.to_string()))
+    }
+
+    pub fn request_header_rule(mut self, name: &str, rule: ParamRule) -> Route {
+        self.request_headers.push((name.to_ascii_lowercase(), rule));
         self
     }
 
@@ -151,6 +165,7 @@ impl Route {
             && self.path == request.path
             && rules_hold(&self.query, &request.query_pairs())
             && rules_hold(&self.form, &request.form_pairs())
+            && rules_hold(&self.request_headers, &request.header_pairs())
     }
 
     /// Replaces `{{ORIGIN}}`, `{{PUBLIC_ORIGIN}}` and `{{PORT}}` in the body and header
@@ -274,6 +289,11 @@ impl RecordedRequest {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+    }
+
+    /// Returns the headers with lower-case names, for header rules.
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.headers.iter().map(|(name, value)| (name.to_ascii_lowercase(), value.clone())).collect()
     }
 
     /// Decodes the query string as `application/x-www-form-urlencoded` pairs.

@@ -391,10 +391,10 @@ pub fn signing_certificates(value: &Value) -> Option<Vec<Certificate>> {
     Some(certificates)
 }
 
-/// An admin API request that did not give a usable answer.
+/// An admin API request that failed or returned no usable object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiFailure {
-    /// What the request was for, such as "system settings".
+    /// The object requested, such as "system settings".
     pub what: &'static str,
     pub url: String,
     /// Status and authentik's `detail`, or the connection error.
@@ -409,7 +409,7 @@ pub struct ApiFacts {
     /// `version_current` of `/api/v3/admin/version/`.
     pub version: Option<String>,
     pub provider: Option<ProviderObject>,
-    /// How the provider was found: "the application `mastodon`" or "its client ID".
+    /// The lookup that found the provider: "the application `mastodon`" or "its client ID".
     pub found_through: Option<String>,
     /// Every scope mapping of the instance, to resolve the provider's mapping ids.
     pub scope_mappings: Option<Vec<ScopeMapping>>,
@@ -443,7 +443,7 @@ impl ApiFacts {
     }
 }
 
-/// What each admin API request reads; the failures name them.
+/// Names of the objects each admin API request reads, used in failures.
 pub mod requests {
     pub const VERSION: &str = "version";
     pub const APPLICATION: &str = "application";

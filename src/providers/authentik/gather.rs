@@ -3,8 +3,8 @@
 //! Every request goes to the issuer's host over https, the way Mastodon
 //! builds the discovery URL. Without a token at most two unauthenticated
 //! GETs learn the release (`/robots.txt`, then one flow page). With a token
-//! the admin API gives the release and the provider; the token is sent only
-//! in the `Authorization` header, marked sensitive so no log shows it.
+//! the admin API returns the release and the provider. The token is sent
+//! only in the `Authorization` header, marked sensitive so no log shows it.
 
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use serde_json::Value;
@@ -12,7 +12,7 @@ use url::Url;
 
 use super::api::{self, requests, ApiFacts, ApiFailure, Token};
 use super::version::{self, KnownVersion, Version, VersionSource};
-use super::Facts;
+use super::{ApiSkipped, Facts};
 use crate::document::Document;
 use crate::fetch::{self, HttpOptions, Response};
 
@@ -23,7 +23,7 @@ const FLOW_PAGE: &str = "/if/flow/default-authentication-flow/";
 /// Pages of scope mappings read at most; 100 mappings each.
 const MAX_MAPPING_PAGES: u64 = 10;
 
-/// What the collection needs from the run.
+/// The settings and inputs of the run that the collection reads.
 pub struct Request<'a> {
     /// OIDC_ISSUER as Mastodon reads it.
     pub issuer: &'a str,
@@ -39,9 +39,9 @@ pub fn collect_offline(request: &Request, reason: &str) -> Facts {
     let mut facts = Facts { minimum: minimum(request), ..Facts::default() };
     if let Some(token) = request.token {
         facts.secrets.push(token.expose().to_string());
-        facts.api_skipped = Some(format!("the authentik admin API was not read: {reason}"));
+        facts.api_skipped = Some(ApiSkipped::NotAsked(reason.to_string()));
     } else {
-        facts.api_skipped = Some(no_token_reason());
+        facts.api_skipped = Some(ApiSkipped::NoToken);
     }
     match cli_known(request) {
         Some(known) => facts.version = Some(known),
@@ -56,7 +56,7 @@ pub async fn collect(client: &reqwest::Client, options: &HttpOptions, request: &
     let Some(origin) = origin(request.issuer) else {
         facts.version = cli_known(request);
         facts.version_notes.push("OIDC_ISSUER is not a URL with a host".to_string());
-        facts.api_skipped = Some("the authentik admin API was not read: OIDC_ISSUER is not a URL with a host".to_string());
+        facts.api_skipped = Some(ApiSkipped::NotAsked("OIDC_ISSUER is not a URL with a host".to_string()));
         return facts;
     };
 
@@ -78,7 +78,7 @@ pub async fn collect(client: &reqwest::Client, options: &HttpOptions, request: &
             });
             facts.api = Some(api);
         }
-        None => facts.api_skipped = Some(no_token_reason()),
+        None => facts.api_skipped = Some(ApiSkipped::NoToken),
     }
 
     if let (Some(known), Some((_, cli_text))) = (&facts.version, &request.cli_version) {
@@ -103,17 +103,13 @@ pub async fn collect(client: &reqwest::Client, options: &HttpOptions, request: &
     facts
 }
 
-fn no_token_reason() -> String {
-    format!("no admin API token given: pass --authentik-token-file FILE or set {}", api::TOKEN_VARIABLE)
-}
-
 fn minimum(request: &Request) -> Option<(Version, &'static str)> {
     request.discovery.and_then(version::minimum_from_discovery)
 }
 
 fn cli_known(request: &Request) -> Option<KnownVersion> {
     let (version, text) = request.cli_version.clone()?;
-    Some(KnownVersion { version, text, source: VersionSource::CommandLine, detail: "given with --authentik-version".to_string() })
+    Some(KnownVersion { version, text, source: VersionSource::CommandLine, detail: "--authentik-version".to_string() })
 }
 
 /// Returns `https://HOST[:PORT]` of the issuer, as Mastodon's discovery URL
@@ -397,8 +393,9 @@ mod tests {
     fn offline_facts_say_why_the_version_is_unknown() {
         let request = Request { issuer: "https://auth.example/application/o/mastodon/", client_id: None, discovery: None, cli_version: None, token: None };
         let facts = collect_offline(&request, "--offline was given");
-        let reason = facts.version_unavailable().unwrap();
-        assert!(reason.contains("--offline was given"), "{reason}");
-        assert!(reason.contains("pass --authentik-version"), "{reason}");
+        assert_eq!(facts.version_unavailable().as_deref(), Some("no authentik version known: pass --authentik-version X.Y.Z"));
+        let detail = facts.summary().version_detail;
+        assert!(detail.contains("--offline was given"), "{detail}");
+        assert!(detail.contains("pass --authentik-version"), "{detail}");
     }
 }

@@ -1,6 +1,6 @@
 //! authentik's redirect URI matching, and the near misses worth naming.
 //!
-//! From 2024.8.5 and 2024.10.3 a provider holds a list of entries, each
+//! From 2024.8.5 and 2024.10.3 a provider has a list of entries, each
 //! `strict` (plain string equality: case, trailing slash and query count) or
 //! `regex` (Python `re.fullmatch`, case-sensitive). From 2026.5 each entry
 //! also has a type, `authorization` (the default, also for entries stored
@@ -10,7 +10,7 @@
 
 use regex::Regex;
 
-/// How an entry compares a redirect URI.
+/// The comparison an entry applies to a redirect URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MatchingMode {
     Strict,
@@ -19,7 +19,7 @@ pub enum MatchingMode {
     Other(String),
 }
 
-/// Which redirect an entry allows (authentik 2026.5 and later).
+/// The kind of redirect an entry allows (authentik 2026.5 and later).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UriType {
     Authorization,
@@ -308,7 +308,7 @@ pub fn check_uri(uris: &RedirectUris, uri: &str) -> UriCheck {
     check
 }
 
-/// Why a regex entry accepts more than the URI it was written for.
+/// The reason a regex entry accepts more than the URI it was written for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Looseness {
     /// `.*`, `.+` or a lone `*` before the path: any host matches.

@@ -121,8 +121,8 @@ pub fn from_asset_names(html: &str) -> Option<(Version, String)> {
     Some((version, format!("{version}{pre}")))
 }
 
-/// The oldest release a discovery document can come from, judged by the
-/// fields authentik added over time, with the field that shows it.
+/// Returns the oldest release a discovery document can come from, judged by
+/// the fields authentik added over time, with the field that shows it.
 pub fn minimum_from_discovery(document: &crate::document::Document) -> Option<(Version, &'static str)> {
     let markers: [(&str, Version); 3] = [
         ("frontchannel_logout_supported", Version::new(2026, 5, 0)),
@@ -132,7 +132,7 @@ pub fn minimum_from_discovery(document: &crate::document::Document) -> Option<(V
     markers.into_iter().find(|(field, _)| document.has(field)).map(|(field, version)| (version, field))
 }
 
-/// How the version was learned.
+/// The source the version was learned from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum VersionSource {
@@ -153,7 +153,7 @@ pub struct KnownVersion {
     /// The release number as the source wrote it, such as `2025.10.0-rc1`.
     pub text: String,
     pub source: VersionSource,
-    /// Where exactly, for the report: "the X-authentik-version header of https://auth.example/robots.txt".
+    /// The exact place, for the report: "the X-authentik-version header of https://auth.example/robots.txt".
     pub detail: String,
 }
 

@@ -64,7 +64,8 @@ send OIDC_IDP_LOGOUT_REDIRECT_URI as post_logout_redirect_uri when OMNIAUTH_ONLY
 id_token_hint, so every sign-out ends on that error page and the authentik session stays open. Registering \
 the URI with the logout type does not help without the hint. With the admin API the rule also reports an \
 entry for the post-logout URI that kept the authorization type, which makes it a login redirect URI as \
-well.\n\nFix: remove OIDC_IDP_LOGOUT_REDIRECT_URI. Mastodon then sends users to the end-session endpoint \
+well. Such an entry alone, while Mastodon does not send the parameter (OMNIAUTH_ONLY not `true`), is \
+info.\n\nFix: remove OIDC_IDP_LOGOUT_REDIRECT_URI. Mastodon then sends users to the end-session endpoint \
 without parameters, and authentik runs the provider's invalidation flow.",
         needs: &[Input::Env, Input::AuthentikVersion],
         check: check_logout_uri_rejected,
@@ -148,6 +149,11 @@ every authentik user can set any address, and Mastodon treats it as verified"
         sink.emit(message)
             .at(flag.and_then(|var| var.label))
             .help("disable \"Allow users to change email\" in authentik (System > Settings), or set OIDC_SECURITY_ASSUME_EMAIL_IS_VERIFIED=false and attach a custom email scope mapping that returns email_verified=True only for checked addresses");
+        return;
+    }
+
+    // Without the email scope there is no email claim at all; email-scope-missing reports that.
+    if !context.settings.authorize_scopes().iter().any(|scope| scope == "email") {
         return;
     }
 

@@ -206,13 +206,35 @@ fn check_api_incomplete(context: &Context, sink: &mut Sink) {
     if problems.is_empty() {
         return;
     }
+    sink.emit(format!("the authentik admin API cross-check is incomplete: {}", problems.join("; "))).incomplete().help(incomplete_help(api));
+}
+
+/// Says what to do about each kind of failure the cross-check met.
+fn incomplete_help(api: &crate::providers::authentik::api::ApiFacts) -> String {
+    use crate::providers::authentik::api::requests;
+
     let refused = api.failures.iter().any(|failure| failure.detail.contains("Token invalid") || failure.detail.contains("credentials were not provided"));
-    let help = if refused {
-        "authentik refused the token: create an API token of an administrator (Directory > Tokens and App passwords, intent API) and pass it with --authentik-token-file"
-    } else {
-        "the checks that need the missing objects were skipped; use a token of an authentik administrator, and check that OIDC_ISSUER names the application and OIDC_CLIENT_ID its provider"
-    };
-    sink.emit(format!("the authentik admin API cross-check is incomplete: {}", problems.join("; "))).incomplete().help(help);
+    if refused {
+        return "authentik refused the token: create an API token of an administrator (Directory > Tokens and App passwords, intent API) and pass it with --authentik-token-file".to_string();
+    }
+    let mut steps = Vec::new();
+    if api.failures.iter().any(|failure| failure.detail.starts_with("HTTP 403")) {
+        let mut step = "use an API token of an authentik administrator".to_string();
+        if api.failure(requests::SETTINGS).is_some() {
+            step.push_str(" (reading the system settings needs the permission authentik_rbac.view_system_settings)");
+        }
+        steps.push(step);
+    }
+    if api.failure(requests::APPLICATION).is_some() || api.failure(requests::PROVIDER).is_some() {
+        steps.push("check that OIDC_ISSUER names the application and OIDC_CLIENT_ID its OAuth2 provider".to_string());
+    }
+    if api.provider.as_ref().is_some_and(|provider| !provider.unreadable.is_empty()) {
+        steps.push("the checks that read the fields named were not run for this authentik release".to_string());
+    }
+    if steps.is_empty() {
+        steps.push("the checks that need the missing objects were not run; run again when the admin API answers".to_string());
+    }
+    steps.join("; ")
 }
 
 fn check_redirect_uri_unregistered(context: &Context, sink: &mut Sink) {
@@ -437,6 +459,7 @@ fn check_scope_mapping_missing(context: &Context, sink: &mut Sink) {
     let (Some(provider), Some(api)) = (provider(context), api(context)) else { return };
     let Some((attached, _)) = api.attached_mappings() else { return };
     let all = api.scope_mappings.as_deref().unwrap_or_default();
+
     let missing: Vec<String> = context
         .settings
         .authorize_scopes()
@@ -446,6 +469,7 @@ fn check_scope_mapping_missing(context: &Context, sink: &mut Sink) {
     if missing.is_empty() {
         return;
     }
+
     let openid_missing = missing.iter().any(|scope| scope == "openid");
     let listed: Vec<String> = missing.iter().map(|scope| format!("`{scope}`")).collect();
     let mut message = format!(
@@ -458,6 +482,7 @@ fn check_scope_mapping_missing(context: &Context, sink: &mut Sink) {
     } else {
         message.push_str(": authentik drops the scope silently, so Mastodon never receives its claims");
     }
+
     let mut attach = Vec::new();
     for scope in &missing {
         let names = mapping_names(all, scope);
@@ -467,6 +492,7 @@ fn check_scope_mapping_missing(context: &Context, sink: &mut Sink) {
             attach.push(format!("attach {} for `{scope}`", names.join(" or ")));
         }
     }
+
     let severity = if openid_missing { Severity::Error } else { Severity::Warning };
     sink.emit(message)
         .severity(severity)
@@ -509,7 +535,7 @@ uses `sub` as the uid, so new usernames are derived from `sub`",
     .help(help);
 }
 
-/// Which system setting lets users change the uid claim, with its name in
+/// The system setting that lets users change the uid claim, with its name in
 /// the admin interface and the value users would change.
 struct ChangeableBy {
     setting: Option<bool>,
@@ -532,7 +558,7 @@ fn check_uid_changeable(context: &Context, sink: &mut Sink) {
     let email = ChangeableBy { setting: settings.change_email, label: "Allow users to change email", field: "default_user_change_email", value: "email address" };
     let sub_mode = provider.sub_mode.as_deref();
     let (changeable, source) = match (claim, sub_mode) {
-        ("preferred_username" | "nickname", _) => (username, format!("OIDC_UID_FIELD is `{claim}`, the authentik username")),
+        ("preferred_username" | "nickname", _) => (username, format!("OIDC_UID_FIELD is `{claim}`, which is the authentik username")),
         ("email", _) => (email, "OIDC_UID_FIELD is `email`".to_string()),
         ("sub", Some("user_username")) => (username, format!("the provider {} sends the username as `sub` (subject mode user_username)", provider.describe())),
         ("sub", Some("user_email")) => (email, format!("the provider {} sends the email address as `sub` (subject mode user_email)", provider.describe())),
@@ -548,7 +574,7 @@ owner's account, direct messages included",
         Some(true) => format!("authentik's \"{}\" ({}) is enabled", changeable.label, changeable.field),
         None => {
             let why = api.failure(crate::providers::authentik::api::requests::SETTINGS).map_or("the field is missing".to_string(), |failure| failure.detail.clone());
-            format!("authentik's \"{}\" ({}) could not be read ({why}), so renames cannot be ruled out", changeable.label, changeable.field)
+            format!("authentik's \"{}\" ({}) could not be read ({why}), so changes cannot be ruled out", changeable.label, changeable.field)
         }
     };
     let mut help = format!(
@@ -560,7 +586,7 @@ owner's account, direct messages included",
     } else {
         help.push_str("; on a new instance prefer OIDC_UID_FIELD=sub, because changing it later disconnects existing logins");
     }
-    sink.emit(format!("{source} and {state}: {risk}"))
+    sink.emit(format!("{source}, and {state}: {risk}"))
         .at(context.var("OIDC_UID_FIELD").and_then(|var| var.label).or_else(|| context.var("OIDC_ISSUER").and_then(|var| var.label)))
         .help(help);
 }

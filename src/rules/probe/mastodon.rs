@@ -10,7 +10,7 @@ use crate::probe::mastodon::{MastodonResults, MastodonVersion, Presence, Problem
 
 use super::super::{Context, Input, Rule, Sink};
 
-/// Why the running configuration can differ from the files.
+/// The help of findings about a running server that differs from the env files.
 const STALE: &str = "restart Mastodon's web service (for example `systemctl restart mastodon-web`) so it loads the env files; \
 if the difference stays, another env file or the service's environment sets the variable";
 
@@ -22,8 +22,8 @@ fn label(context: &Context, name: &str) -> Option<Label> {
     context.var(name).and_then(|var| var.label)
 }
 
-/// The label of a variable's value, or of the WEB_DOMAIN/LOCAL_DOMAIN line
-/// the probe's URL came from.
+/// Returns the label of WEB_DOMAIN, else of LOCAL_DOMAIN: the host of the
+/// probe's default URL.
 fn host_label(context: &Context) -> Option<Label> {
     label(context, "WEB_DOMAIN").or_else(|| label(context, "LOCAL_DOMAIN"))
 }
@@ -34,7 +34,7 @@ pub(in crate::rules) const RULES: &[Rule] = &[
         severity: Severity::Error,
         summary: "The running Mastodon rejects its own host with 403 Blocked host",
         explanation: "Rails' host authorization in Mastodon allows only LOCAL_DOMAIN, WEB_DOMAIN and \
-ALTERNATE_DOMAINS, and answers any other Host header with a 403 page \"Blocked host: HOST\". The probe \
+ALTERNATE_DOMAINS, and responds to any other Host header with a 403 page \"Blocked host: HOST\". The probe \
 sent its requests to WEB_DOMAIN (else LOCAL_DOMAIN) of the env files, or to --mastodon-url, and got this \
 page: the running process has other domain settings than the files, or a reverse proxy rewrites the Host \
 header. Browsers get the same page, so nobody can sign in.\n\nFix: restart Mastodon's web service so it \
@@ -50,8 +50,8 @@ ALTERNATE_DOMAINS.",
         explanation: "Mastodon registers the `openid_connect` strategy and shows its button on `/auth/sign_in` \
 only when OIDC_ENABLED is exactly `true` at boot. The env files enable it, but the running server's \
 sign-in page has no link or form to `/auth/auth/openid_connect`, and `GET /auth/auth/openid_connect` \
-answers with Mastodon's 404 page instead of OmniAuth's \"Not found. Authentication passthru.\", or the \
-request phase answers 404. The web service has not loaded these files: it needs a restart, or another \
+responds with Mastodon's 404 page instead of OmniAuth's \"Not found. Authentication passthru.\", or the \
+request phase responds with 404. The web service has not loaded these files: it needs a restart, or another \
 env file or the service's environment wins. When the strategy is registered and only the button is \
 missing, the page was changed (a theme or a fork), and the finding is a warning.\n\nFix: restart \
 Mastodon's web service; if the login stays missing, look for OIDC_ENABLED in .env.production.local, \
@@ -64,7 +64,7 @@ Mastodon's web service; if the login stays missing, look for OIDC_ENABLED in .en
         severity: Severity::Error,
         summary: "The running Mastodon cannot start the OIDC login and names the reason",
         explanation: "The probe clicked the OIDC button as a browser does (a POST to `/auth/auth/openid_connect` \
-with the page's CSRF token), and Mastodon answered with a redirect back to `/auth/sign_in` and a flash \
+with the page's CSRF token), and Mastodon responded with a redirect back to `/auth/sign_in` and a flash \
 message \"Could not authenticate you from OpenIDConnect because ...\". The request phase fails on the \
 server before any redirect to the provider: typical reasons are \"Issuer mismatch\" (the discovery \
 document's issuer differs from OIDC_ISSUER), \"No host info\" (a relative endpoint without OIDC_HOST), \
@@ -78,7 +78,7 @@ this run point at it) and restart Mastodon's web service.",
         id: "mastodon-running-config-differs",
         severity: Severity::Error,
         summary: "The running Mastodon's OIDC request differs from the env files",
-        explanation: "The request phase of the running Mastodon answered with a redirect to the provider, whose \
+        explanation: "The request phase of the running Mastodon responded with a redirect to the provider, whose \
 URL carries the authorization request Mastodon builds from its settings: the authorization endpoint, \
 client_id, redirect_uri, scope (OIDC_SCOPE split on commas, `openid` appended), response_type, \
 response_mode, prompt, a nonce (unless OIDC_SEND_NONCE is set to anything but `true`) and a PKCE \
@@ -94,15 +94,15 @@ difference stays, find the env file or environment variable that sets the value.
     Rule {
         id: "mastodon-probe-inconclusive",
         severity: Severity::Warning,
-        summary: "The Mastodon probe could not complete or got an unexpected answer",
+        summary: "The Mastodon probe could not complete or got an unexpected response",
         explanation: "The probe reads Mastodon's version, loads `/auth/sign_in` and posts its CSRF token to \
-`/auth/auth/openid_connect`. It stops at an answer it does not expect: no answer, a redirect (an \
-`http://` URL answered with https, or a maintenance page), a sign-in page without \
+`/auth/auth/openid_connect`. It stops at a response it does not expect: no response, a redirect (an \
+`http://` URL responded with https, or a maintenance page), a sign-in page without \
 `<meta name=\"csrf-token\">`, a request phase rejected as a forgery (which points at the probe's cookie or \
-a proxy that drops cookies, not at the OIDC settings), or an unexpected status. No answer, a server error \
+a proxy that drops cookies, not at the OIDC settings), or an unexpected status. No response, a server error \
 (5xx) or a rate limit (429) means the check could not complete: the exit status is then 3 unless another \
 finding is an error.\n\nFix: check that --mastodon-url (default https://WEB_DOMAIN) is Mastodon's public \
-https URL and that the server is up; the finding names the step and the answer.",
+https URL and that the server is up; the finding names the step and the response.",
         needs: &[Input::MastodonProbe],
         check: check_inconclusive,
     },
@@ -111,9 +111,9 @@ https URL and that the server is up; the finding names the step and the answer."
         severity: Severity::Info,
         summary: "The running Mastodon is outside the 4.3 to 4.5 releases whose OIDC behaviour this tool knows",
         explanation: "The facts behind these rules hold for Mastodon 4.3 to 4.5 (omniauth_openid_connect 0.6.1, \
-openid_connect 1.4.2, dotenv 3.1.4). Releases before 4.3 are a warning: they have no PKCE \
-(OIDC_USE_PKCE arrived in 4.3), other CSP rules for the login button, and known OIDC bugs that later \
-releases fixed. Later releases are a note: their behaviour may have changed.\n\nFix: upgrade to a \
+openid_connect 1.4.2, dotenv 3.1.4). Releases before 4.3 are a warning: they send no PKCE challenge \
+(OIDC_USE_PKCE arrived in 4.3), and the other facts were not checked against them. Later releases are a \
+note: their behaviour may have changed.\n\nFix: upgrade to a \
 supported Mastodon release; for a newer release, check the findings against its changelog.",
         needs: &[Input::MastodonProbe],
         check: check_version_untested,
@@ -136,7 +136,8 @@ PKCE requirement and remove OIDC_USE_PKCE.",
         explanation: "Mastodon 4.3.0's beta and release-candidate builds set a `form-action` directive that listed \
 only the provider's origin and not Mastodon's own. With OMNIAUTH_ONLY=true and ONE_CLICK_SSO_LOGIN=true the \
 login button is a form posting to Mastodon itself, so browsers refuse to submit it and the button does \
-nothing. The final 4.3.0 fixed it.\n\nFix: upgrade to a 4.3 release.",
+nothing. The problem was reported against the 4.3.0 beta and closed by Mastodon's maintainers, so the rule \
+fires only for 4.3.0 pre-releases.\n\nFix: upgrade to a 4.3 release.",
         needs: &[Input::MastodonProbe],
         check: check_prerelease_csp,
     },
@@ -152,7 +153,7 @@ fn check_blocked_host(context: &Context, sink: &mut Sink) {
         } else {
             format!("`{host}` is not in LOCAL_DOMAIN, WEB_DOMAIN or ALTERNATE_DOMAINS")
         };
-        sink.emit(format!("the running Mastodon answers {} with 403 \"Blocked host: {host}\": {cause}", problem.step.describe()))
+        sink.emit(format!("the running Mastodon responds to {} with 403 \"Blocked host: {host}\": {cause}", problem.step.describe()))
             .help(format!("{STALE}; make a reverse proxy pass the original Host header"))
             .at(host_label(context));
         return;
@@ -163,25 +164,25 @@ fn check_oidc_not_loaded(context: &Context, sink: &mut Sink) {
     let Some(results) = mastodon(context) else { return };
     let at = label(context, "OIDC_ENABLED");
     if results.request_phase == Some(RequestPhase::NotRegistered) {
-        sink.emit("the running Mastodon answers the OIDC request phase (POST /auth/auth/openid_connect) with 404: it has no `openid_connect` strategy, although OIDC_ENABLED is `true` in the env files")
+        sink.emit("the running Mastodon responds to the OIDC request phase (POST /auth/auth/openid_connect) with 404: it has no `openid_connect` strategy, although OIDC_ENABLED is `true` in the env files")
             .help(STALE)
             .at(at);
         return;
     }
     match &results.presence {
         Some(Presence::NotRegistered) => {
-            sink.emit("the running Mastodon's sign-in page has no OIDC button, and GET /auth/auth/openid_connect answers with its 404 page: OIDC is not enabled in the running process, although OIDC_ENABLED is `true` in the env files")
+            sink.emit("the running Mastodon's sign-in page has no OIDC button, and GET /auth/auth/openid_connect responds with its 404 page: OIDC is not enabled in the running process, although OIDC_ENABLED is `true` in the env files")
                 .help(STALE)
                 .at(at);
         }
         Some(Presence::Registered) => {
-            sink.emit("the running Mastodon has the `openid_connect` strategy (GET /auth/auth/openid_connect answers \"Authentication passthru.\"), but its sign-in page shows no OIDC button")
+            sink.emit("the running Mastodon has the `openid_connect` strategy (GET /auth/auth/openid_connect responds with \"Authentication passthru.\"), but its sign-in page shows no OIDC button")
                 .help("check the theme or fork that renders /auth/sign_in: Mastodon's own page links to /auth/auth/openid_connect with data-method=\"post\"")
                 .at(at)
                 .severity(Severity::Warning);
         }
         Some(Presence::Unknown { detail }) => {
-            sink.emit(format!("the running Mastodon's sign-in page has no OIDC button, and GET /auth/auth/openid_connect answered {detail}"))
+            sink.emit(format!("the running Mastodon's sign-in page has no OIDC button, and GET /auth/auth/openid_connect responded with {detail}"))
                 .help(STALE)
                 .at(at)
                 .severity(Severity::Warning);
@@ -205,7 +206,7 @@ fn check_inconclusive(context: &Context, sink: &mut Sink) {
         let (message, help) = match &problem.kind {
             ProblemKind::BlockedHost { .. } => continue,
             ProblemKind::Transport { detail, .. } => (
-                format!("the Mastodon probe got no answer to {step} from {}: {detail}", results.base_url),
+                format!("the Mastodon probe got no response to {step} from {}: {detail}", results.base_url),
                 "check that Mastodon is up and that --mastodon-url (default https://WEB_DOMAIN) is its public URL".to_string(),
             ),
             ProblemKind::Status { status, detail, .. } => (
@@ -322,7 +323,7 @@ fn same(compare: Compare, expected: &str, sent: &str) -> bool {
     }
 }
 
-/// The authorization endpoint Mastodon uses: the discovered one with
+/// Returns the authorization endpoint Mastodon uses: the discovered one with
 /// OIDC_DISCOVERY=true, else OIDC_AUTH_ENDPOINT completed with
 /// OIDC_HTTP_SCHEME, OIDC_HOST and OIDC_PORT as rack-oauth2 1.21.3 does.
 fn expected_endpoint(context: &Context) -> Option<(String, &'static str)> {
