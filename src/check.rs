@@ -54,6 +54,8 @@ pub struct Options {
 pub enum Error {
     #[error(transparent)]
     Load(#[from] LoadError),
+    #[error("{path} is {detail}")]
+    InvalidDocument { path: PathBuf, detail: String },
     #[error("cannot read {path}: {source}")]
     ReadDocument {
         path: PathBuf,
@@ -68,7 +70,7 @@ pub enum Error {
     AuthentikToken(#[from] authentik::api::TokenError),
 }
 
-/// What was checked, for the report.
+/// Summary of the checked inputs, for the report.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Checked {
     pub files: Vec<String>,
@@ -266,9 +268,28 @@ impl Gathered {
     }
 }
 
+/// Reads a saved document. A file that is not JSON is unusable input (exit
+/// status 2), not a finding: the admin chose the file, the provider did not.
 fn read_document(kind: DocumentKind, path: &PathBuf) -> Result<Document, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadDocument { path: path.clone(), source })?;
-    Ok(Document::from_text(kind, path.display().to_string(), text, true))
+    use std::io::Read;
+
+    let read_error = |source| Error::ReadDocument { path: path.clone(), source };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(fetch::DEFAULT_MAX_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
+    if bytes.len() as u64 > fetch::DEFAULT_MAX_BYTES {
+        return Err(Error::InvalidDocument { path: path.clone(), detail: format!("larger than {} bytes", fetch::DEFAULT_MAX_BYTES) });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| Error::InvalidDocument { path: path.clone(), detail: "not UTF-8 text".into() })?;
+    let document = Document::from_text(kind, path.display().to_string(), text, true);
+    if document.json.is_none() {
+        let detail = serde_json::from_str::<serde_json::Value>(&document.text).err().map(|error| error.to_string()).unwrap_or_default();
+        return Err(Error::InvalidDocument { path: path.clone(), detail: format!("not valid JSON ({detail})") });
+    }
+    if document.object().is_none() {
+        return Err(Error::InvalidDocument { path: path.clone(), detail: format!("not a JSON object, so not a {}", kind.noun()) });
+    }
+    Ok(document)
 }
 
 /// Reads saved documents, or fetches them. Saved documents keep the run off

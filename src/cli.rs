@@ -99,7 +99,7 @@ pub struct CheckArgs {
     pub output: Vec<PathBuf>,
 
     /// Lowest severity that makes the exit status 1.
-    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = parse_severity)]
+    #[arg(long, value_name = "SEVERITY", default_value = "error", value_parser = severity_parser())]
     pub fail_on: Severity,
 
     /// Run only the rules that need no network.
@@ -167,7 +167,7 @@ pub struct CheckArgs {
     pub allow_first_use_registration: bool,
 
     /// Mastodon's public URL for the Mastodon probes (default: https://WEB_DOMAIN or LOCAL_DOMAIN).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
     pub mastodon_url: Option<String>,
 
     /// Host other than the issuer's that may receive the client secret during probes (repeatable).
@@ -193,14 +193,17 @@ pub enum RulesFormat {
     Markdown,
 }
 
-fn parse_severity(text: &str) -> Result<Severity, String> {
-    text.parse()
+/// Parses a severity; listing the values lets completions offer them.
+fn severity_parser() -> impl clap::builder::TypedValueParser<Value = Severity> {
+    use clap::builder::TypedValueParser;
+
+    clap::builder::PossibleValuesParser::new(["error", "warning", "info"]).map(|text| text.parse::<Severity>().expect("only listed severities pass"))
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
     if !(seconds > 0.0 && seconds <= 3600.0) {
-        return Err("the timeout must be between 0 and 3600 seconds".into());
+        return Err("the timeout must be greater than 0 and at most 3600 seconds".into());
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -214,8 +217,19 @@ fn parse_resolve(text: &str) -> Result<(String, SocketAddr), String> {
     Ok((host.to_ascii_lowercase(), address))
 }
 
+fn parse_http_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|error| format!("`{text}` is not a URL: {error}"))?;
+    if !matches!(url.scheme(), "https" | "http") || !url.has_host() {
+        return Err(format!("`{text}` is not an http(s) URL with a host, such as https://mastodon.example"));
+    }
+    Ok(text.to_string())
+}
+
 pub(crate) fn parse_env(text: &str) -> Result<(String, String), String> {
     let (name, value) = text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=VALUE"))?;
+    if name.is_empty() {
+        return Err(format!("`{text}` has no name before `=`"));
+    }
     Ok((name.to_string(), value.to_string()))
 }
 

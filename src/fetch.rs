@@ -94,7 +94,7 @@ impl reqwest::dns::Resolve for NoDns {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let error: Box<dyn std::error::Error + Send + Sync> = format!("dns error: {host} is not listed with --resolve, and --resolve-only forbids DNS").into();
+            let error: Box<dyn std::error::Error + Send + Sync> = format!("{host} is not listed with --resolve, and --resolve-only forbids DNS").into();
             Err(error)
         })
     }
@@ -300,7 +300,7 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     while let Some(error) = current {
         let text = error.to_string();
         // The URL is already in every message; reqwest repeats it in its own text.
-        if text.starts_with("error sending request for url") {
+        if text.starts_with("error sending request for url") || text.starts_with("client error (") {
             current = error.source();
             continue;
         }

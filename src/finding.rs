@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::envfile::Span;
 
-/// How serious a finding is. Ordered, so `--fail-on` can compare.
+/// Severity of a finding, ordered so `--fail-on` can compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -68,7 +68,7 @@ impl Label {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Suppression {
     pub reason: String,
-    /// Where the ignore was written, such as `mastodon-oidc-check.toml` or `.env.production:14`.
+    /// Place of the ignore, such as `mastodon-oidc-check.toml` or `.env.production:14`.
     pub source: String,
 }
 
@@ -127,8 +127,8 @@ impl FindingMut<'_> {
         self
     }
 
-    /// Changes the severity for this one finding; the rule's explanation
-    /// must say when it does.
+    /// Changes the severity for this one finding. The rule's explanation
+    /// must state when it does.
     pub fn severity(self, severity: Severity) -> Self {
         self.0.severity = severity;
         self

@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::envfile::EnvSet;
 
-/// How Mastodon turns a variable's string into a setting.
+/// Parsing rule Mastodon applies to a variable's string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parse {
     /// `ENV[..] == 'true'`; anything else, `True` and `1` included, is false.
@@ -19,7 +19,7 @@ pub enum Parse {
     CommaList,
     /// Used verbatim and never printed.
     Secret,
-    /// Read but ignored by the current code; kept so a typo finder knows it.
+    /// Ignored by the current code, and listed so typo suggestions recognise it.
     Removed,
 }
 
@@ -28,7 +28,7 @@ pub enum Parse {
 pub struct Variable {
     pub name: &'static str,
     pub parse: Parse,
-    /// What Mastodon does when the variable is unset.
+    /// Mastodon's behaviour when the variable is unset.
     pub default: &'static str,
     pub summary: &'static str,
 }
@@ -94,7 +94,7 @@ pub fn variable(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|variable| variable.name == name)
 }
 
-/// Returns true when a variable name holds a secret that must never be printed.
+/// Returns true when a variable name marks a secret that must never be printed.
 ///
 /// Names ending in `_ENDPOINT`, `_URI` or `_URL` are addresses even when they
 /// contain `TOKEN` (OIDC_TOKEN_ENDPOINT); a URL with a password is caught by
@@ -110,9 +110,12 @@ pub fn is_secret_name(name: &str) -> bool {
     segments.iter().any(|segment| secret_segments.contains(segment)) || secret_phrases.iter().any(|phrase| upper.contains(phrase))
 }
 
-/// Returns true when a value carries credentials, such as `postgres://user:pass@db/x`.
+/// Returns true when a value carries credentials: a URL with a password
+/// (`postgres://user:pass@db/x`) or with a secret-named query parameter
+/// (`?client_secret=...`).
 pub fn is_secret_value(value: &str) -> bool {
-    Url::parse(value).is_ok_and(|url| url.password().is_some())
+    let Ok(url) = Url::parse(value) else { return false };
+    url.password().is_some() || url.query_pairs().any(|(name, _)| is_secret_name(&name))
 }
 
 /// Ruby's `String#split(',')`: empty fields are kept, except trailing ones.
@@ -138,7 +141,7 @@ impl<'a> Settings<'a> {
         self.env.get(name).map(|value| value.value)
     }
 
-    /// A flag: true only for the literal `true`, else the default when unset.
+    /// Returns a flag: true only for the literal `true`, else the default when unset.
     pub fn flag(&self, name: &str, default: bool) -> bool {
         match self.raw(name) {
             Some(value) => value == "true",
@@ -166,12 +169,12 @@ impl<'a> Settings<'a> {
         self.flag("ONE_CLICK_SSO_LOGIN", false) && self.flag("OMNIAUTH_ONLY", false)
     }
 
-    /// The scope symbols Mastodon passes to the gem, or `None` when unset.
+    /// Returns the scope symbols Mastodon passes to the gem, or `None` when unset.
     pub fn scopes(&self) -> Option<Vec<String>> {
         self.raw("OIDC_SCOPE").map(ruby_split_commas)
     }
 
-    /// The scope of the authorization request: the symbols joined with a
+    /// Returns the scope of the authorization request: the symbols joined with a
     /// space, split on whitespace, and `openid` appended when missing
     /// (openid_connect 1.4.2 `Client#authorization_uri`).
     pub fn authorize_scopes(&self) -> Vec<String> {
@@ -195,12 +198,12 @@ impl<'a> Settings<'a> {
         ClientAuth::from_setting(self.raw("OIDC_CLIENT_AUTH_METHOD"))
     }
 
-    /// The host the web interface and the session cookie live on.
+    /// Returns the host of the web interface and the session cookie.
     pub fn web_host(&self) -> Option<&'a str> {
         self.raw("WEB_DOMAIN").or_else(|| self.raw("LOCAL_DOMAIN")).filter(|host| !host.is_empty())
     }
 
-    /// Every host Rails' host authorization allows.
+    /// Returns every host Rails' host authorization allows.
     pub fn allowed_hosts(&self) -> Vec<String> {
         let mut hosts = Vec::new();
         for name in ["LOCAL_DOMAIN", "WEB_DOMAIN"] {
@@ -315,6 +318,13 @@ mod tests {
         for name in ["OIDC_CLIENT_SECRET", "SECRET_KEY_BASE", "OTP_SECRET", "DB_PASS", "SMTP_PASSWORD", "VAPID_PRIVATE_KEY", "AWS_SECRET_ACCESS_KEY", "ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY", "AUTHENTIK_TOKEN"] {
             assert!(is_secret_name(name), "{name} is a secret");
         }
+    }
+
+    #[test]
+    fn urls_with_credentials_are_secrets() {
+        assert!(is_secret_value("postgres://mastodon:pw@db/mastodon"));
+        assert!(is_secret_value("https://auth.example/authorize/?client_secret=abc"));
+        assert!(!is_secret_value("https://auth.example/authorize/?client_id=abc"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! and URLs with a password. Rules avoid printing them; this layer is the
 //! second line of defence and replaces any occurrence that slipped through.
 
-use crate::envfile::{EnvSet, Quote, SourceFile};
+use crate::envfile::{EnvSet, Quote};
 use crate::mastodon;
 
 /// Values shorter than this are not searched for in free text: masking every
@@ -84,10 +84,13 @@ impl Redactor {
             }
             mask_range(&mut bytes, entry.value_span.start, end);
         }
+        // A skipped line is not a clean assignment, so whatever follows its
+        // first word may be a secret written with the wrong separator.
         for span in &file.skipped {
-            if mastodon::is_secret_name(file.source.slice(*span)) {
-                mask_after_separator(&mut bytes, &file.source, span.start, span.end);
-            }
+            let line = file.source.slice(*span);
+            let leading = line.len() - line.trim_start().len();
+            let key = skipped_line_key(line.trim_start());
+            mask_range(&mut bytes, span.start + leading + key.len(), span.end);
         }
         let masked = String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
         mask_occurrences(&masked, &self.secrets)
@@ -102,12 +105,11 @@ fn mask_range(bytes: &mut [u8], start: usize, end: usize) {
     }
 }
 
-/// Masks what follows the first `=` or `:` of a skipped line.
-fn mask_after_separator(bytes: &mut [u8], source: &SourceFile, start: usize, end: usize) {
-    let line = source.slice(crate::envfile::Span::new(start, end));
-    if let Some(position) = line.find(['=', ':']) {
-        mask_range(bytes, start + position + 1, end);
-    }
+/// Returns the first word of a skipped line: the text before any whitespace,
+/// `=` or `:`. It is the only part of such a line that outputs show.
+pub fn skipped_line_key(line: &str) -> &str {
+    let end = line.find(|c: char| c.is_whitespace() || c == '=' || c == ':').unwrap_or(line.len());
+    &line[..end]
 }
 
 fn mask_occurrences(text: &str, secrets: &[String]) -> String {

@@ -98,10 +98,18 @@ pub struct Setting {
 pub fn render(args: &SettingsArgs) -> Result<String, LoadError> {
     let env = EnvSet::load(&args.path, args.env.iter().cloned().collect())?;
     let settings = collect(&env, args.all, args.show_secrets);
-    Ok(match args.format {
+    let text = match args.format {
         SettingsFormat::Human => render_human(&env, &settings),
         SettingsFormat::Json => render_json(&env, &settings),
-    })
+    };
+
+    // Values built from a secret (`OIDC_SCOPE=openid,$OIDC_CLIENT_SECRET`) and
+    // the notes derived from them carry it too, so the whole output is masked.
+    if args.show_secrets {
+        Ok(text)
+    } else {
+        Ok(secret_redactor(&env).redact(&text))
+    }
 }
 
 /// Lists Mastodon's OIDC variables (set or defaulted), every other `OIDC_*`

@@ -259,9 +259,10 @@ fn two_formats_on_stdout_exit_2() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-/// An env file that puts the canary secret through every path that quotes
-/// values: a `#` cut, a `$` expansion, a duplicate, a skipped line, a
-/// process-environment override, and a URL with a password.
+/// Builds an env file that puts the canary secret through every path that quotes
+/// values: a `#` cut, a `$` expansion, a duplicate, skipped lines, a
+/// process-environment override, values built from the secret, and URLs with
+/// a password or a secret query parameter.
 fn canary_env() -> String {
     format!(
         "{AUTHENTIK_ENV}OIDC_CLIENT_SECRET={CANARY}#tail
@@ -269,7 +270,12 @@ SECRET_KEY_BASE=\"{CANARY}$HOME\"
 OTP_SECRET={CANARY}
 DATABASE_URL=postgres://mastodon:{CANARY}@db/mastodon
 SMTP-PASSWORD={CANARY}
+DB_PASS := {CANARY}
+REDIS_PASSWORD\t{CANARY}
 OIDC_CLIENT_SECRET={CANARY}
+LOCAL_DOMAIN=$OIDC_CLIENT_SECRET
+OIDC_PROMPT=login,$OIDC_CLIENT_SECRET
+SSO_ACCOUNT_SETTINGS=https://auth.example/account/?client_secret={CANARY}
 "
     )
 }
@@ -291,6 +297,11 @@ fn canary_secret_never_printed() {
         vec!["check", &path_text, "--ca-file", &ca, "--resolve", &resolve, "-vv"],
         vec!["check", &path_text, "--ca-file", &ca, "--resolve", &resolve, "--format", "json", "--output", report_path.to_str().unwrap()],
         vec!["check", &path_text, "--offline", "--env", &env_override],
+        vec!["check", &path_text, "--offline", "--format", "sarif"],
+        vec!["check", &path_text, "--offline", "--format", "github"],
+        vec!["check", &path_text, "--offline", "--format", "junit"],
+        vec!["settings", &path_text],
+        vec!["settings", &path_text, "--all", "--format", "json"],
     ];
     for arguments in runs {
         let output = run(&arguments);

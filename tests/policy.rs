@@ -372,6 +372,34 @@ fn completions_are_generated_for_each_shell() {
     }
 }
 
+/// Sources the bash script and asks it to complete a command line.
+fn bash_complete(words: &[&str]) -> String {
+    let script = stdout(&run(&["completions", "bash"]));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("completion.bash");
+    std::fs::write(&path, script).expect("script written");
+    let words_text = words.iter().map(|word| format!("'{word}'")).collect::<Vec<_>>().join(" ");
+    // Bash calls a completion function with the command, the current word and the previous word.
+    let current = words[words.len() - 1];
+    let previous = words[words.len() - 2];
+    let program = format!(
+        "source '{}'; COMP_WORDS=({words_text}); COMP_CWORD={}; COMP_LINE='{}'; COMP_POINT=${{#COMP_LINE}}; _mastodon__oidc__check mastodon-oidc-check '{current}' '{previous}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        path.display(),
+        words.len() - 1,
+        words.join(" ")
+    );
+    let output = Command::new("bash").args(["-c", &program]).output().expect("bash runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn bash_completes_check_options() {
+    let options = bash_complete(&["mastodon-oidc-check", "check", "--fo"]);
+    assert!(options.lines().any(|line| line == "--format"), "{options}");
+    let severities = bash_complete(&["mastodon-oidc-check", "check", "--fail-on", ""]);
+    assert!(severities.lines().any(|line| line == "warning"), "{severities}");
+}
+
 #[test]
 fn man_page_is_roff() {
     let output = run(&["man"]);

@@ -2,7 +2,8 @@
 //! whose names start with `fires` (the rule must report) or `quiet` (it must
 //! not). A case folder holds:
 //!
-//! - `env.production`, or a `mastodon/` folder read as a Mastodon directory;
+//! - `env.production`, or a `mastodon/` folder read as a Mastodon directory,
+//!   or a `target` file naming the path to check relative to the case;
 //! - optional `discovery.json` and `jwks.json`, passed as saved documents;
 //! - optional `server.json`, a loopback TLS server the run fetches from
 //!   (see `tests/support/server.rs`); `--resolve` and `--ca-file` are added;
@@ -40,7 +41,13 @@ fn case_dirs(rule_dir: &Path) -> Vec<PathBuf> {
 
 /// Runs one case and returns the findings of every rule.
 fn run_case(case: &Path) -> Vec<Finding> {
-    let target = if case.join("mastodon").is_dir() { case.join("mastodon") } else { case.join("env.production") };
+    let target = if let Ok(relative) = fs::read_to_string(case.join("target")) {
+        case.join(relative.trim())
+    } else if case.join("mastodon").is_dir() {
+        case.join("mastodon")
+    } else {
+        case.join("env.production")
+    };
     let mut arguments: Vec<String> = vec!["mastodon-oidc-check".into(), "check".into(), target.display().to_string()];
 
     let discovery = case.join("discovery.json");

@@ -35,7 +35,7 @@ pub enum LoadError {
     NoFiles { dir: PathBuf },
 }
 
-/// Where an effective value comes from.
+/// Source of an effective value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
     /// An entry of `files[index]`.
@@ -58,6 +58,9 @@ pub struct Value<'a> {
 pub struct EnvSet {
     pub files: Vec<ParsedFile>,
     pub process: HashMap<String, String>,
+    /// Env files Mastodon also loads from the same directory that this run
+    /// did not read, because a single file was given.
+    pub unread_siblings: Vec<PathBuf>,
 }
 
 impl EnvSet {
@@ -77,14 +80,17 @@ impl EnvSet {
             vec![path.to_path_buf()]
         };
 
+        let unread_siblings = if path.is_dir() { Vec::new() } else { unread_siblings(path) };
         let mut sources = Vec::new();
         for path in paths {
             sources.push(read_source(&path)?);
         }
-        Ok(EnvSet::from_sources(sources, process))
+        let mut env = EnvSet::from_sources(sources, process);
+        env.unread_siblings = unread_siblings;
+        Ok(env)
     }
 
-    /// Parses sources given in precedence order. Each file sees, as Ruby's
+    /// Parses sources given in precedence order. Each file gets, as Ruby's
     /// `ENV`, the process environment and the values of the files before it.
     pub fn from_sources(sources: Vec<SourceFile>, process: HashMap<String, String>) -> EnvSet {
         let mut applied = process.clone();
@@ -99,10 +105,10 @@ impl EnvSet {
             }
             files.push(parsed);
         }
-        EnvSet { files, process }
+        EnvSet { files, process, unread_siblings: Vec::new() }
     }
 
-    /// Returns the value Mastodon sees for a key.
+    /// Returns the value Mastodon reads for a key.
     pub fn get(&self, key: &str) -> Option<Value<'_>> {
         if let Some((name, value)) = self.process.get_key_value(key) {
             return Some(Value { key: name, value, origin: Origin::Process, entry: None });
@@ -143,6 +149,17 @@ impl EnvSet {
             .enumerate()
             .flat_map(move |(index, file)| file.assignments(key).map(move |entry| (index, entry)))
     }
+}
+
+/// Lists the other Rails env files next to a file that is itself one of them.
+fn unread_siblings(path: &Path) -> Vec<PathBuf> {
+    let is_rails_file = path.file_name().and_then(|name| name.to_str()).is_some_and(|name| RAILS_PRODUCTION_FILES.contains(&name));
+    let Some(dir) = path.parent().filter(|_| is_rails_file) else { return Vec::new() };
+    RAILS_PRODUCTION_FILES
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|candidate| candidate.is_file() && candidate.file_name() != path.file_name())
+        .collect()
 }
 
 fn read_source(path: &Path) -> Result<SourceFile, LoadError> {

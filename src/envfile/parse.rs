@@ -77,7 +77,7 @@ pub struct Entry {
     pub line: usize,
 }
 
-/// What a file looks like to Ruby dotenv, plus everything it silently ignores.
+/// A file as Ruby dotenv reads it, plus everything it silently ignores.
 #[derive(Clone, Debug)]
 pub struct ParsedFile {
     pub source: SourceFile,
@@ -241,7 +241,7 @@ fn separator_end(text: &str, key_end: usize) -> usize {
 }
 
 /// Returns the `#...` text glued to an unquoted value. Ruby ends an unquoted
-/// value at the first `#`, with or without a space before it; a `#` right
+/// value at the first `#`, with or without a space before it. A `#` right
 /// after the value is almost always meant as part of it.
 fn attached_comment(text: &str, quote: Quote, value_end: usize, match_end: usize) -> Option<(usize, usize)> {
     if quote != Quote::None || value_end >= match_end {

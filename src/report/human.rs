@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, NamedSource, SourceCode, SourceSpan, SpanContents};
 
 use super::Report;
 use crate::finding::{Finding, Severity};
@@ -18,7 +18,7 @@ pub struct Style {
 struct Rendered<'a> {
     finding: &'a Finding,
     help: Option<String>,
-    source: Option<NamedSource<String>>,
+    source: Option<CharColumns>,
     labels: Vec<LabeledSpan>,
 }
 
@@ -65,23 +65,38 @@ impl Diagnostic for Rendered<'_> {
     }
 }
 
+/// A source whose header columns count characters, as the JSON and SARIF
+/// locations do. miette counts bytes, which disagrees on non-ASCII lines.
+struct CharColumns(NamedSource<String>);
+
+impl SourceCode for CharColumns {
+    fn read_span<'a>(&'a self, span: &SourceSpan, context_lines_before: usize, context_lines_after: usize) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let contents = self.0.read_span(span, context_lines_before, context_lines_after)?;
+        let text = self.0.inner();
+        let offset = span.offset().min(text.len());
+        let line_start = text[..offset].rfind('\n').map_or(0, |index| index + 1);
+        let column = text.get(line_start..offset).map_or(contents.column(), |prefix| prefix.chars().count());
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.0.name().to_string(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            column,
+            contents.line_count(),
+        )))
+    }
+}
+
 /// Builds the diagnostic of one finding: labels in the primary file become
 /// snippet labels, labels in other files are named in the help text.
 fn rendered<'a>(report: &Report, finding: &'a Finding) -> Rendered<'a> {
     let mut help = finding.help.clone();
-    if let Some(suppression) = &finding.suppressed {
-        let note = format!("ignored ({}): {}", suppression.source, suppression.reason);
-        help = Some(match help {
-            Some(text) => format!("{text}\n{note}"),
-            None => note,
-        });
-    }
     let Some(primary) = &finding.primary else {
         return Rendered { finding, help, source: None, labels: Vec::new() };
     };
 
     let path = report.env.files[primary.file].source.path.display().to_string();
-    let source = NamedSource::new(path, report.masked_sources[primary.file].clone());
+    let source = CharColumns(NamedSource::new(path, report.masked_sources[primary.file].clone()));
     let mut labels = vec![labeled(primary.span, primary.message.clone(), true)];
     for label in &finding.related {
         if label.file == primary.file {
@@ -119,8 +134,10 @@ pub fn render(report: &Report, style: Style) -> String {
         .with_word_separator(textwrap::WordSeparator::AsciiSpace)
         .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
 
-    let mut ordered: Vec<&Finding> = report.findings.iter().collect();
-    ordered.sort_by_key(|finding| (finding.suppressed.is_some(), std::cmp::Reverse(finding.severity)));
+    // Ignored findings get one line each after the diagnostics, so their
+    // error and warning marks do not read as active problems.
+    let mut ordered: Vec<&Finding> = report.findings.iter().filter(|finding| finding.suppressed.is_none()).collect();
+    ordered.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
 
     let mut out = String::new();
     for finding in ordered {
@@ -132,8 +149,33 @@ pub fn render(report: &Report, style: Style) -> String {
         out.push_str(&text);
         out.push('\n');
     }
+    out.push_str(&ignored_list(report));
     out.push_str(&summary(report));
     report.redactor.redact(&out)
+}
+
+/// Lists ignored findings, one line each: rule, place, message and the reason.
+fn ignored_list(report: &Report) -> String {
+    let mut text = String::new();
+    for finding in report.findings.iter() {
+        let Some(suppression) = &finding.suppressed else { continue };
+        let place = finding
+            .primary
+            .as_ref()
+            .map(|label| {
+                let location = report.location(label);
+                format!(" at {}:{}", location.path, location.line)
+            })
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "ignored {} [{}]{place}: {}\n  reason ({}): {}\n",
+            finding.severity, finding.rule, finding.message, suppression.source, suppression.reason
+        ));
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text
 }
 
 fn plural(count: usize, word: &str) -> String {
@@ -179,10 +221,10 @@ fn summary(report: &Report) -> String {
     }
     let suppressed = report.findings.iter().filter(|finding| finding.suppressed.is_some()).count();
     let mut totals = format!(
-        "result: {}, {}, {}",
+        "result: {}, {}, {} info",
         plural(report.count(Severity::Error), "error"),
         plural(report.count(Severity::Warning), "warning"),
-        plural(report.count(Severity::Info), "note")
+        report.count(Severity::Info)
     );
     if suppressed > 0 {
         totals.push_str(&format!(", {suppressed} ignored"));

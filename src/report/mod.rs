@@ -43,6 +43,32 @@ pub fn rfc3339_utc(seconds: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_string())
 }
 
+/// Replaces control characters from untrusted input (env values, provider
+/// answers) with `\u{..}` escapes, so no report can drive the terminal.
+pub fn neutralize(text: &str) -> String {
+    if !text.chars().any(is_unsafe_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| if is_unsafe_control(c) { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+        .collect()
+}
+
+/// Replaces control characters in a file's text with `?`, one per byte, so
+/// spans into the file stay valid.
+fn neutralize_source(text: &str) -> String {
+    if !text.chars().any(is_unsafe_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| if is_unsafe_control(c) { "?".repeat(c.len_utf8()) } else { c.to_string() })
+        .collect()
+}
+
+fn is_unsafe_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
 /// A place in a file, 1-based, as every format prints it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Location {
@@ -83,15 +109,17 @@ impl Report {
         for secret in &outcome.secrets {
             redactor.add(secret);
         }
-        let masked_sources = (0..outcome.env.files.len()).map(|index| redactor.mask_source(&outcome.env, index)).collect();
+        let masked_sources = (0..outcome.env.files.len())
+            .map(|index| neutralize_source(&redactor.mask_source(&outcome.env, index)))
+            .collect();
         let findings = outcome
             .findings
             .into_iter()
             .map(|mut finding| {
-                finding.message = redactor.redact(&finding.message);
-                finding.help = finding.help.map(|help| redactor.redact(&help));
+                finding.message = neutralize(&redactor.redact(&finding.message));
+                finding.help = finding.help.map(|help| neutralize(&redactor.redact(&help)));
                 for label in finding.primary.iter_mut().chain(finding.related.iter_mut()) {
-                    label.message = label.message.take().map(|message| redactor.redact(&message));
+                    label.message = label.message.take().map(|message| neutralize(&redactor.redact(&message)));
                 }
                 finding
             })
@@ -141,7 +169,7 @@ impl Report {
         self.active().filter(|finding| finding.severity == severity).count()
     }
 
-    /// The exit status: 1 when the configuration is wrong, else 3 when a
+    /// Returns the exit status: 1 when the configuration is wrong, else 3 when a
     /// check could not complete, else 0.
     pub fn exit_code(&self) -> u8 {
         let wrong = self.active().any(|finding| !finding.incomplete && finding.severity >= self.fail_on);
@@ -171,5 +199,24 @@ impl Report {
             end_line,
             end_column,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutralize_escapes_terminal_controls() {
+        assert_eq!(neutralize("a\u{1b}]0;title\u{7}b"), "a\\u{1b}]0;title\\u{7}b");
+        assert_eq!(neutralize("line\nnext\ttab"), "line\nnext\ttab");
+    }
+
+    #[test]
+    fn neutralize_source_keeps_byte_offsets() {
+        let text = "KEY=a\u{1b}b\u{85}c\n";
+        let neutral = neutralize_source(text);
+        assert_eq!(neutral.len(), text.len());
+        assert_eq!(neutral, "KEY=a?b??c\n");
     }
 }

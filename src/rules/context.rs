@@ -1,4 +1,4 @@
-//! What every rule reads: the env files, the Mastodon settings, the provider
+//! Shared input of every rule: the env files, the Mastodon settings, the provider
 //! documents and the outcome of the requests made for them.
 
 use crate::document::{Document, DocumentKind};
@@ -10,7 +10,7 @@ use crate::providers::{Provider, ProviderKind};
 use super::tls::ExpiryThresholds;
 use super::Input;
 
-/// Why a request for a provider document failed. Each kind has its own rule.
+/// Cause of a failed request for a provider document. Each kind has its own rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FetchFailureKind {
     Dns,
@@ -136,7 +136,7 @@ impl<'a> Context<'a> {
         self.provider.kind == kind
     }
 
-    /// Returns the discovery document when it holds a JSON object.
+    /// Returns the discovery document when it contains a JSON object.
     pub fn discovery_object(&self) -> Option<&'a Document> {
         self.discovery.filter(|document| document.object().is_some())
     }

@@ -307,7 +307,7 @@ fn issuer_difference(configured: &str, discovered: &str) -> String {
     }
 }
 
-/// The fix for an issuer mismatch. Copying the discovered value is wrong when
+/// Returns the fix for an issuer mismatch. Copying the discovered value is wrong when
 /// the provider itself builds a broken issuer (http behind a proxy, authentik's
 /// global mode with discovery on).
 fn issuer_fix(context: &Context, configured: &str, discovered: &str) -> String {
@@ -432,13 +432,13 @@ fn check_response_type_supported(context: &Context, sink: &mut Sink) {
     let Some(document) = context.discovery_object() else { return };
     let response_type = context.settings.response_type();
     if let Some(supported) = document.strings("response_types_supported") {
-        let wanted: Vec<&str> = response_type.split_whitespace().collect();
+        let requested: Vec<&str> = response_type.split_whitespace().collect();
         let listed = supported.iter().any(|entry| {
             let mut entry_parts: Vec<&str> = entry.split_whitespace().collect();
-            let mut wanted_parts = wanted.clone();
+            let mut requested_parts = requested.clone();
             entry_parts.sort_unstable();
-            wanted_parts.sort_unstable();
-            entry_parts == wanted_parts
+            requested_parts.sort_unstable();
+            entry_parts == requested_parts
         });
         if !listed {
             sink.emit(format!("the provider does not list response type `{response_type}` (it lists {})", supported.join(", ")))
@@ -637,7 +637,7 @@ fn check_end_session(context: &Context, sink: &mut Sink) {
         .help("enable RP-initiated logout at the provider, or accept the 404 after sign-out");
 }
 
-/// The advertised signing algorithms, or `None` when unknown.
+/// Returns the advertised signing algorithms, or `None` when unknown.
 fn advertised_algorithms<'a>(context: &Context<'a>) -> Option<Vec<&'a str>> {
     context.discovery_object()?.strings("id_token_signing_alg_values_supported")
 }
@@ -666,7 +666,7 @@ fn check_jwks_invalid(context: &Context, sink: &mut Sink) {
     }
 }
 
-/// The JWK key type that verifies an algorithm.
+/// Returns the JWK key type that verifies an algorithm.
 fn key_type(algorithm: &str) -> Option<&'static str> {
     match algorithm.get(..2)? {
         "RS" | "PS" => Some("RSA"),

@@ -22,7 +22,7 @@ fn damage_severity(key: &str, default: Severity) -> Severity {
     }
 }
 
-/// Every entry of every file with its file index.
+/// Iterates over every entry of every file, with its file index.
 fn entries<'a>(context: &Context<'a>) -> impl Iterator<Item = (usize, &'a Entry)> + 'a {
     context
         .env
@@ -101,6 +101,18 @@ file, and the first file that defines a key wins over the later ones. The findin
 Mastodon uses.\n\nFix: keep one definition per key, or make sure the winning one is the intended one.",
         needs: &[Input::Env],
         check: check_shadowed,
+    },
+    Rule {
+        id: "unread-env-files",
+        severity: Severity::Warning,
+        summary: "Mastodon also loads env files next to the checked file, which this run did not read",
+        explanation: "Mastodon's dotenv Railtie loads .env.production.local, .env.local, .env.production and \
+.env from its directory, and the first file that defines a key wins. When a single file was checked and \
+.env.production.local or .env.local exists beside it, values there override the checked file, so the \
+run may judge values Mastodon never uses (a warning). A `.env` beside it only fills keys the others leave \
+unset (info).\n\nFix: check the Mastodon directory instead of one file: mastodon-oidc-check check DIR.",
+        needs: &[Input::Env],
+        check: check_unread_env_files,
     },
     Rule {
         id: "skipped-line",
@@ -252,10 +264,12 @@ fn check_expanded(context: &Context, sink: &mut Sink) {
             message
         };
         let literal = inner_written(entry);
+        // Double quotes still substitute, so the fix is single quotes either way.
+        let quoting = if entry.quote == Quote::Double { "double quotes still substitute `$NAME`; use single quotes" } else { "quote it with single quotes" };
         let help = if is_secret(entry) {
-            format!("if `$` is part of the value, quote it: {}='…'", entry.key)
+            format!("if `$` is part of the value, {quoting}: {}='…'", entry.key)
         } else {
-            format!("if `$` is part of the value, quote it: {}", single_quoted(&entry.key, &literal))
+            format!("if `$` is part of the value, {quoting}: {}", single_quoted(&entry.key, &literal))
         };
         sink.emit(message)
             .severity(severity)
@@ -264,7 +278,7 @@ fn check_expanded(context: &Context, sink: &mut Sink) {
     }
 }
 
-/// The written value without its surrounding quotes.
+/// Returns the written value without its surrounding quotes.
 fn inner_written(entry: &Entry) -> String {
     match entry.quote {
         Quote::None => entry.written.clone(),
@@ -343,6 +357,27 @@ fn check_shadowed(context: &Context, sink: &mut Sink) {
     }
 }
 
+fn check_unread_env_files(context: &Context, sink: &mut Sink) {
+    let Some(checked) = context.env.files.first() else { return };
+    let checked_name = checked.source.path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+    let checked_rank = crate::envfile::RAILS_PRODUCTION_FILES.iter().position(|name| *name == checked_name);
+    for sibling in &context.env.unread_siblings {
+        let name = sibling.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+        let rank = crate::envfile::RAILS_PRODUCTION_FILES.iter().position(|candidate| *candidate == name);
+        let overrides = matches!((rank, checked_rank), (Some(rank), Some(checked)) if rank < checked);
+        let (severity, effect) = if overrides {
+            (Severity::Warning, "its values override the checked file")
+        } else {
+            (Severity::Info, "it fills keys the checked file leaves unset")
+        };
+        let dir = sibling.parent().map(|dir| dir.display().to_string()).unwrap_or_else(|| ".".into());
+        let dir = if dir.is_empty() { ".".to_string() } else { dir };
+        sink.emit(format!("Mastodon also loads {}, which this run did not read: {effect}", sibling.display()))
+            .severity(severity)
+            .help(format!("check the whole directory: mastodon-oidc-check check {dir}"));
+    }
+}
+
 fn check_skipped_line(context: &Context, sink: &mut Sink) {
     for (index, file) in context.env.files.iter().enumerate() {
         for span in &file.skipped {
@@ -352,20 +387,17 @@ fn check_skipped_line(context: &Context, sink: &mut Sink) {
             if text.split_whitespace().next() == Some("export") {
                 continue;
             }
-            let shown_text = if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text.to_string() };
+            // A skipped line may carry a secret after its key, so only the
+            // first word is ever shown; snippets mask the rest too.
+            let key = crate::redact::skipped_line_key(text);
+            let shown_key: String = key.chars().take(60).collect();
             let mut help = "write it as KEY=value (letters, digits, `_` and `.` in the key) or comment it out with `#`".to_string();
-            if let Some((key, _)) = text.split_once('=') {
-                if key.contains('-') {
-                    help = format!("`{}` contains `-`, which keys cannot contain; use `{}`", key.trim(), key.trim().replace('-', "_"));
-                }
+            if key.contains('-') && text[key.len()..].trim_start().starts_with('=') {
+                help = format!("`{key}` contains `-`, which keys cannot contain; use `{}`", key.replace('-', "_"));
+            } else if !text.contains('=') {
+                help = format!("put `=` between `{shown_key}` and its value, with no space before it: KEY=value");
             }
-            // A skipped line may hold a secret, so its text is only shown when
-            // the key part does not look like one.
-            let message = if mastodon::is_secret_name(text) {
-                "this line is not a KEY=value assignment; Mastodon ignores it".to_string()
-            } else {
-                format!("`{shown_text}` is not a KEY=value assignment; Mastodon ignores it")
-            };
+            let message = format!("the line starting with `{shown_key}` is not a KEY=value assignment; Mastodon ignores it");
             sink.emit(message).at(Some(Label::new(index, *span).with_message("ignored by Ruby dotenv"))).help(help);
         }
     }
@@ -388,6 +420,15 @@ fn check_unclosed_quote(context: &Context, sink: &mut Sink) {
         let first = entry.written.chars().next();
         let Some(quote @ ('"' | '\'')) = first else { continue };
         if entry.quote != Quote::None {
+            // `KEY="a" "b"` is quoted as a whole: Ruby strips only the outer
+            // pair and keeps the inner quotes.
+            let inner = &entry.written[1..entry.written.len() - 1];
+            let escaped = format!("\\{quote}");
+            if inner.replace(&escaped, "").contains(quote) {
+                sink.emit(format!("{} holds two quoted parts; Ruby dotenv strips only the outer quotes, so Mastodon reads {}", entry.key, shown(entry, &entry.value)))
+                    .at(Some(Label::new(file, entry.value_span).with_message("quote characters stay in the value")))
+                    .help("write the value as one quoted string");
+            }
             continue;
         }
         let closed_early = entry.written[1..].contains(quote);

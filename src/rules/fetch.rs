@@ -22,7 +22,7 @@ fn report(context: &Context, sink: &mut Sink, matches: fn(&FetchFailureKind) -> 
     }
 }
 
-/// The label for a failure: the OIDC_ISSUER line for discovery, the
+/// Returns the label for a failure: the OIDC_ISSUER line for discovery, the
 /// OIDC_JWKS_URI line when the JWKS came from it.
 fn issuer_label(context: &Context, failure: &FetchFailure) -> Option<crate::finding::Label> {
     match failure.document {
@@ -34,7 +34,7 @@ fn issuer_label(context: &Context, failure: &FetchFailure) -> Option<crate::find
     }
 }
 
-/// Failures that say nothing about the configuration: the check could not run.
+/// Returns true for failures that reveal nothing about the configuration, because the check could not run.
 fn is_incomplete(kind: &FetchFailureKind) -> bool {
     match kind {
         FetchFailureKind::Dns | FetchFailureKind::Connect | FetchFailureKind::Timeout => true,
@@ -90,7 +90,7 @@ path; raise --timeout if the provider is slow but working.",
         needs: &[Input::Network],
         check: |context, sink| {
             report(context, sink, |kind| *kind == FetchFailureKind::Timeout, |_, failure| {
-                (format!("{} did not answer in time: {}", what(failure), failure.detail), "check the provider's health, or raise --timeout".into())
+                (format!("{} did not respond in time: {}", what(failure), failure.detail), "check the provider's health, or raise --timeout".into())
             })
         },
     },
@@ -246,7 +246,7 @@ cannot be parsed, so nothing could be fetched.\n\nFix: write the URL as an absol
     },
 ];
 
-/// Explains an error status with what the URL says about the cause.
+/// Returns help for an error status, using what the URL reveals about the cause.
 fn status_help(context: &Context, failure: &FetchFailure, status: u16) -> String {
     if status != 404 {
         return "check the provider's logs for this request".to_string();

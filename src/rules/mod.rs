@@ -25,8 +25,8 @@ pub use context::{unix_now, Context, FetchFailure, FetchFailureKind, Var};
 pub use tls::{format_utc, ExpiryThresholds, DEFAULT_ERROR_DAYS, DEFAULT_WARNING_DAYS};
 pub use markdown::markdown;
 
-/// An input a rule needs; a rule whose inputs are missing is skipped and the
-/// report says why.
+/// An input a rule needs. A rule whose inputs are missing is skipped, and the
+/// report gives the reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Input {
@@ -69,7 +69,7 @@ pub struct Rule {
     pub id: &'static str,
     pub severity: Severity,
     pub summary: &'static str,
-    /// What Mastodon or the provider will do, and how to fix it.
+    /// Explanation of Mastodon's or the provider's behaviour, with the fix.
     pub explanation: &'static str,
     pub needs: &'static [Input],
     pub check: fn(&Context, &mut Sink),
@@ -103,7 +103,7 @@ impl Sink {
     }
 }
 
-/// Every rule, in report order.
+/// Returns every rule, in report order.
 pub fn registry() -> impl Iterator<Item = &'static Rule> {
     [
         envfile::RULES,

@@ -38,6 +38,18 @@ const EXAMPLE_SCOPE: &str = "openid,profile,email";
 
 pub(super) const RULES: &[Rule] = &[
     Rule {
+        id: "oidc-not-configured",
+        severity: Severity::Warning,
+        summary: "No OIDC_* variable is set, so Mastodon's OIDC login is off",
+        explanation: "Mastodon registers its OpenID Connect login only when OIDC_ENABLED=true and the other \
+OIDC_* variables are set. A checked configuration without any of them has no OIDC login at all, which \
+usually means the wrong file was checked: the settings may live in .env.production.local, or in the \
+service manager's environment.\n\nFix: check the Mastodon directory (mastodon-oidc-check check DIR), pass \
+variables from systemd or Docker with --env, or add the OIDC_* settings.",
+        needs: &[Input::Env],
+        check: check_oidc_not_configured,
+    },
+    Rule {
         id: "oidc-not-enabled",
         severity: Severity::Error,
         summary: "OIDC_* variables are set, but OIDC_ENABLED is not exactly `true`, so the OIDC login is off",
@@ -393,6 +405,15 @@ fn known_endpoint(context: &Context, field: &str) -> Option<String> {
 
 // ---------------------------------------------------------------------------
 // Enablement and flags
+
+fn check_oidc_not_configured(context: &Context, sink: &mut Sink) {
+    if !oidc_keys(context).is_empty() {
+        return;
+    }
+    let files: Vec<String> = context.env.files.iter().map(|file| file.source.path.display().to_string()).collect();
+    sink.emit(format!("no OIDC_* variable is set in {}: Mastodon's OIDC login is off", files.join(", ")))
+        .help("check the Mastodon directory (the settings may be in .env.production.local), pass the service's environment with --env, or add OIDC_ENABLED=true and the OIDC_* settings");
+}
 
 fn check_oidc_not_enabled(context: &Context, sink: &mut Sink) {
     let enabled = context.var("OIDC_ENABLED");
