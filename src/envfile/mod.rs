@@ -61,6 +61,9 @@ pub struct EnvSet {
     /// Env files Mastodon also loads from the same directory that this run
     /// did not read, because a single file was given.
     pub unread_siblings: Vec<PathBuf>,
+    /// Docker Compose files in the Mastodon directory that pass an env file
+    /// to the containers with `env_file:`.
+    pub compose_files: Vec<PathBuf>,
 }
 
 impl EnvSet {
@@ -87,6 +90,8 @@ impl EnvSet {
         }
         let mut env = EnvSet::from_sources(sources, process);
         env.unread_siblings = unread_siblings;
+        let dir = if path.is_dir() { Some(path) } else { path.parent() };
+        env.compose_files = dir.map(compose_files_with_env_file).unwrap_or_default();
         Ok(env)
     }
 
@@ -105,7 +110,12 @@ impl EnvSet {
             }
             files.push(parsed);
         }
-        EnvSet { files, process, unread_siblings: Vec::new() }
+        EnvSet {
+            files,
+            process,
+            unread_siblings: Vec::new(),
+            compose_files: Vec::new(),
+        }
     }
 
     /// Returns the value Mastodon reads for a key.
@@ -149,6 +159,27 @@ impl EnvSet {
             .enumerate()
             .flat_map(move |(index, file)| file.assignments(key).map(move |entry| (index, entry)))
     }
+}
+
+/// File names Docker Compose looks for in a project directory.
+const COMPOSE_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
+
+/// Lists the Compose files of a directory that use `env_file:`. A file that
+/// cannot be read, or is larger than the env file limit, is left out.
+fn compose_files_with_env_file(dir: &Path) -> Vec<PathBuf> {
+    use std::io::Read;
+
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let mut found = Vec::new();
+    for name in COMPOSE_FILES {
+        let candidate = dir.join(name);
+        let Ok(file) = std::fs::File::open(&candidate) else { continue };
+        let mut text = String::new();
+        if file.take(MAX_FILE_BYTES).read_to_string(&mut text).is_ok() && text.contains("env_file") {
+            found.push(candidate);
+        }
+    }
+    found
 }
 
 /// Lists the other Rails env files next to a file that is itself one of them.

@@ -71,6 +71,19 @@ send X-Forwarded-Proto: https.",
         check: check_issuer_scheme,
     },
     Rule {
+        id: "clock-skew",
+        severity: Severity::Warning,
+        summary: "This host's clock differs from the provider's by more than 30 seconds",
+        explanation: "openid_connect 1.4.2 checks the ID token's `exp` against the local clock with no leeway, \
+so a Mastodon host whose clock runs ahead of the provider's by more than the token lifetime rejects every \
+token (\"Invalid ID token: Expired token\"), and smaller skews cut into it. The comparison uses the Date \
+header of the provider's answers and this machine's clock; it speaks for Mastodon only when the tool runs \
+on the Mastodon host. The Date header has a resolution of one second, so only skews above 30 seconds are \
+reported.\n\nFix: run NTP (systemd-timesyncd, chrony) on the Mastodon host and on the provider.",
+        needs: &[Input::Network],
+        check: check_clock_skew,
+    },
+    Rule {
         id: "discovery-issuer-http",
         severity: Severity::Warning,
         summary: "The discovery document's issuer uses http",
@@ -360,6 +373,28 @@ fn check_issuer_scheme(context: &Context, sink: &mut Sink) {
                 .help("write the issuer as https://HOST/PATH, as the provider's discovery document states it");
         }
     }
+}
+
+/// Skew below which the Date header's one-second resolution and the request
+/// time make a difference meaningless.
+const CLOCK_SKEW_LIMIT_SECONDS: i64 = 30;
+
+fn check_clock_skew(context: &Context, sink: &mut Sink) {
+    let fetched = [context.discovery, context.jwks].into_iter().flatten().find(|document| !document.from_file);
+    let Some(document) = fetched else { return };
+    let Some(date) = document.header("date").and_then(|value| httpdate::parse_http_date(value).ok()) else { return };
+    let Ok(provider_time) = date.duration_since(std::time::UNIX_EPOCH) else { return };
+    let skew = context.now - provider_time.as_secs() as i64;
+    if skew.abs() <= CLOCK_SKEW_LIMIT_SECONDS {
+        return;
+    }
+    let direction = if skew > 0 { "ahead of" } else { "behind" };
+    sink.emit(format!(
+        "this host's clock is {} seconds {direction} the provider's (Date header of {}); Mastodon checks ID token expiry with no leeway",
+        skew.abs(),
+        document.source
+    ))
+    .help("run NTP (systemd-timesyncd or chrony) on the Mastodon host and on the provider");
 }
 
 fn check_issuer_http(context: &Context, sink: &mut Sink) {

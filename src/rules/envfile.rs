@@ -115,6 +115,34 @@ unset (info).\n\nFix: check the Mastodon directory instead of one file: mastodon
         check: check_unread_env_files,
     },
     Rule {
+        id: "docker-compose-env-file",
+        severity: Severity::Info,
+        summary: "Docker Compose passes the env file to the containers, with its own parser",
+        explanation: "Mastodon's docker-compose.yml hands .env.production to the web, streaming and sidekiq \
+containers with `env_file:`. Docker Compose then parses the file itself and sets the values as process \
+environment variables, which beat anything Ruby dotenv reads. Compose's grammar differs from Ruby \
+dotenv's in quoting, `#` and `$` handling, so a value this tool reads as Mastodon's Ruby dotenv does can \
+reach the container differently.\n\nFix: keep values plain (no `#`, `$`, quotes or spaces), or compare with \
+`docker compose config`, which prints the values Compose passes on.",
+        needs: &[Input::Env],
+        check: check_docker_compose,
+    },
+    Rule {
+        id: "dotenvy-divergence",
+        severity: Severity::Info,
+        summary: "The Rust crate dotenvy reads some keys of this file differently from Mastodon",
+        explanation: "Rust tools commonly read env files with the dotenvy crate (0.15), which disagrees with \
+Ruby dotenv 3.1.4 on many constructs: `#` without a space before it, `KEY: value`, unquoted spaces, \
+duplicate keys (dotenvy keeps the first), `$VAR_NAME`, unclosed quotes, stray text after quotes, and lone \
+CR line endings. This tool reads the file as Mastodon does; the finding warns that another Rust-based \
+tool or script reading the same file would see other values for the keys named. Values that refer to \
+other variables are left out, because dotenvy also looks into this tool's own environment.\n\nFix: \
+nothing is wrong for Mastodon; write the named values in the plainest form (KEY=value, single quotes \
+around anything unusual) if other tools read the file too.",
+        needs: &[Input::Env],
+        check: check_dotenvy_divergence,
+    },
+    Rule {
         id: "skipped-line",
         severity: Severity::Warning,
         summary: "A line is not an assignment Ruby dotenv understands, and Mastodon silently ignores it",
@@ -354,6 +382,56 @@ fn check_shadowed(context: &Context, sink: &mut Sink) {
             let note = if Some(file) == winner_file { "used" } else { "ignored" };
             finding = finding.at(Some(Label::new(file, entry.key_span).with_message(note)));
         }
+    }
+}
+
+fn check_docker_compose(context: &Context, sink: &mut Sink) {
+    for compose in &context.env.compose_files {
+        sink.emit(format!(
+            "{} uses env_file: Docker Compose parses the env file itself and sets process environment variables, which beat Ruby dotenv",
+            compose.display()
+        ))
+        .help("keep values plain (no `#`, `$`, quotes or spaces), and compare with `docker compose config`");
+    }
+}
+
+/// Returns the value dotenvy 0.15 gives each key of a file, the first one
+/// winning as with `dotenvy::from_path`. A key on a line dotenvy rejects is
+/// missing from the map.
+fn dotenvy_values(text: &str) -> std::collections::HashMap<String, String> {
+    let mut values = std::collections::HashMap::new();
+    for (key, value) in dotenvy::from_read_iter(text.as_bytes()).flatten() {
+        values.entry(key).or_insert(value);
+    }
+    values
+}
+
+fn check_dotenvy_divergence(context: &Context, sink: &mut Sink) {
+    for file in &context.env.files {
+        let text = file.source.text.strip_prefix('\u{FEFF}').unwrap_or(&file.source.text);
+        let theirs = dotenvy_values(text);
+        let mut differing: Vec<&str> = Vec::new();
+        for entry in &file.entries {
+            let ours = file.get(&entry.key).expect("the key was parsed");
+            if !std::ptr::eq(ours, entry) || !ours.references.is_empty() || !ours.commands.is_empty() {
+                continue;
+            }
+            if theirs.get(&entry.key) != Some(&ours.value) {
+                differing.push(&entry.key);
+            }
+        }
+        if differing.is_empty() {
+            continue;
+        }
+        let shown: Vec<&str> = differing.iter().take(8).copied().collect();
+        let more = differing.len().saturating_sub(shown.len());
+        let extra = if more > 0 { format!(" and {more} more") } else { String::new() };
+        sink.emit(format!(
+            "a Rust tool reading {} with dotenvy would see other values than Mastodon for {}{extra}",
+            file.source.path.display(),
+            shown.join(", ")
+        ))
+        .help("nothing is wrong for Mastodon; if other tools read this file, write these values plainly or in single quotes");
     }
 }
 

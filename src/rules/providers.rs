@@ -33,6 +33,19 @@ client name in OIDC_ISSUER and OIDC_CLIENT_ID.",
         check: check_kanidm_client_id,
     },
     Rule {
+        id: "authelia-auth-method",
+        severity: Severity::Info,
+        summary: "Authelia accepts only the client authentication method registered for the client",
+        explanation: "Authelia 4.38 and later enforce the token_endpoint_auth_method of each registered client: \
+a client registered with client_secret_post that authenticates with HTTP Basic gets invalid_client, and \
+the other way round. The discovery document lists every method Authelia supports, not the one a client is \
+registered with. Mastodon uses HTTP Basic (client_secret_basic) unless OIDC_CLIENT_AUTH_METHOD names \
+another method.\n\nFix: register the client in Authelia with the method the finding names, or change \
+OIDC_CLIENT_AUTH_METHOD to match the registration.",
+        needs: &[Input::Env, Input::Discovery],
+        check: check_authelia_auth_method,
+    },
+    Rule {
         id: "entra-issuer",
         severity: Severity::Error,
         summary: "The Entra ID issuer is not the tenant-specific v2.0 issuer",
@@ -142,6 +155,16 @@ fn check_kanidm_client_id(context: &Context, sink: &mut Sink) {
         .at(client.label)
         .related(issuer.label.map(|label| label.with_message("client name in the issuer")))
         .help("use the same Kanidm client name in OIDC_ISSUER and OIDC_CLIENT_ID");
+}
+
+fn check_authelia_auth_method(context: &Context, sink: &mut Sink) {
+    if !context.is_provider(ProviderKind::Authelia) || !context.settings.oidc_enabled() {
+        return;
+    }
+    let method = context.settings.client_auth().metadata_name();
+    sink.emit(format!("Authelia pins one authentication method per client, and Mastodon uses {method}"))
+        .at(context.var("OIDC_CLIENT_AUTH_METHOD").and_then(|var| var.label))
+        .help(format!("register the client in Authelia with token_endpoint_auth_method: {method}"));
 }
 
 fn is_guid(text: &str) -> bool {
