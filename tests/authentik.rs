@@ -5,11 +5,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use serde_json::Value;
-use support::{CertVariant, RecordedRequest, ReplayServer, Route, TestPki};
+use support::{assert_secret_not_in_urls, env_file, fixtures, json_stdout, network_args, run, run_with_env, stderr, stdout, CertVariant, RecordedRequest, ReplayServer, Route, TestPki};
 
 /// An admin API token that must never appear in any output.
 const TOKEN_CANARY: &str = "canary-token-5d2e81f0-TOKEN-c9a7";
@@ -17,35 +17,9 @@ const TOKEN_CANARY: &str = "canary-token-5d2e81f0-TOKEN-c9a7";
 const SECRET_CANARY: &str = "canary-provider-secret-0b7c4e-SECRET";
 const CALLBACK: &str = "https://mastodon.example/auth/auth/openid_connect/callback";
 
-fn replay_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/authentik-2025.10")
-}
-
 fn read(relative: &str) -> String {
-    let path = replay_dir().join(relative);
+    let path = fixtures().join("authentik-2025.10").join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
-}
-
-/// Runs the binary. Every `check` gets `--resolve-only`, so no test queries DNS.
-fn run(arguments: &[String]) -> Output {
-    let mut arguments = arguments.to_vec();
-    if arguments.first().map(String::as_str) == Some("check") {
-        arguments.push("--resolve-only".to_string());
-    }
-    Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(&arguments)
-        .env_remove("NO_COLOR")
-        .env_remove("AUTHENTIK_TOKEN")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Returns a Mastodon env file for one of the captured providers (slug = client ID).
@@ -75,9 +49,7 @@ struct Workspace {
 }
 
 fn workspace(env: &str, token: &str) -> Workspace {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let env_path = dir.path().join(".env.production");
-    std::fs::write(&env_path, env).expect("env file written");
+    let (dir, env_path) = env_file(env);
     let token_path = dir.path().join("authentik-token");
     std::fs::write(&token_path, format!("{token}\n")).expect("token file written");
     Workspace { _dir: dir, env: env_path, token: token_path }
@@ -163,17 +135,13 @@ impl Replay {
     }
 }
 
-fn network_args(pki: &TestPki, server: &ReplayServer) -> Vec<String> {
-    vec!["--ca-file".into(), pki.ca_pem_path().display().to_string(), "--resolve".into(), server.resolve_arg("auth.example")]
-}
-
 /// Runs `check` with JSON on stdout and returns the parsed report and the whole output.
 fn check_json(workspace: &Workspace, server: &ReplayServer, pki: &TestPki, extra: &[&str]) -> (Value, Output) {
     let mut arguments: Vec<String> = vec!["check".into(), workspace.env.display().to_string(), "--format".into(), "json".into()];
     arguments.extend(network_args(pki, server));
     arguments.extend(extra.iter().map(|argument| argument.to_string()));
     let output = run(&arguments);
-    let report: Value = serde_json::from_str(&stdout(&output)).unwrap_or_else(|error| panic!("invalid JSON ({error}): {}\n{}", stdout(&output), stderr(&output)));
+    let report = json_stdout(&output);
     (report, output)
 }
 
@@ -314,8 +282,8 @@ fn token_never_appears_in_output() {
     for request in &api {
         assert_eq!(request.header("authorization"), Some(format!("Bearer {TOKEN_CANARY}").as_str()), "{}", request.target());
         assert_eq!(request.sni.as_deref(), Some("auth.example"), "the token went over TLS to the issuer's host");
-        assert!(!request.target().contains(TOKEN_CANARY), "the token is never in a URL");
     }
+    assert_secret_not_in_urls(&api, TOKEN_CANARY);
     let outside_api = server.requests().into_iter().filter(|request| !request.path.starts_with("/api/"));
     for request in outside_api {
         assert_eq!(request.header("authorization"), None, "the token went to {}", request.target());
@@ -329,11 +297,7 @@ fn token_from_environment_is_masked() {
     let workspace = workspace(&env_text("mastodon", "mastodon-test-secret", ""), "unused");
     let mut arguments: Vec<String> = vec!["-vv".into(), "check".into(), workspace.env.display().to_string()];
     arguments.extend(network_args(&pki, &server));
-    let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(&arguments)
-        .env("AUTHENTIK_TOKEN", TOKEN_CANARY)
-        .output()
-        .expect("the binary runs");
+    let output = run_with_env(&arguments, &[("AUTHENTIK_TOKEN", TOKEN_CANARY)]);
     let text = format!("{}{}", stdout(&output), stderr(&output));
     assert!(text.contains("authentik admin API: read the OAuth2 provider"), "{text}");
     assert!(!text.contains(TOKEN_CANARY));

@@ -6,11 +6,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
-use support::{CertVariant, ReplayServer, Route, TestPki};
+use support::{fixtures, json_stdout, run, CertVariant, ReplayServer, Route, TestPki};
 
 /// A finding a case must produce: rule id, severity, and a text its message
 /// or help must contain (empty for none).
@@ -71,22 +70,13 @@ const CASES: &[Case] = &[
     },
 ];
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-}
-
 /// Runs `check --format json` and returns the exit status and the report.
 fn run_json(arguments: &[String]) -> (i32, Value) {
-    // `--resolve-only` keeps every run off DNS: only the loopback server is reachable.
-    let output = binary().arg("check").args(arguments).args(["--format", "json", "--resolve-only"]).output().expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr)));
-    (output.status.code().expect("exited normally"), report)
+    let mut check = vec!["check"];
+    check.extend(arguments.iter().map(String::as_str));
+    check.extend(["--format", "json"]);
+    let output = run(&check);
+    (output.status.code().expect("exited normally"), json_stdout(&output))
 }
 
 fn verify(case: &Case, mode: &str, report: &Value) -> Vec<String> {

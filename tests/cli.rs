@@ -3,82 +3,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use serde_json::Value;
-use support::{CertVariant, ReplayServer, Route, TestPki};
+use support::{assert_secret_not_in_urls, authentik_discovery, authentik_server, env_file, network_args, run, stderr, stdout, CertVariant, ReplayServer, Route, TestPki, AUTHENTIK_ENV};
 
 /// A client secret that must never appear in any output.
 const CANARY: &str = "canary-7f3c9e1d-SECRET-a4b8";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// Runs the binary. Every `check` gets `--resolve-only`, so no test queries DNS.
-fn run(arguments: &[&str]) -> Output {
-    let mut arguments: Vec<&str> = arguments.to_vec();
-    if arguments.first() == Some(&"check") {
-        arguments.push("--resolve-only");
-    }
-    Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(&arguments)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Writes an env file into a fresh temporary directory.
-fn env_file(text: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join(".env.production");
-    std::fs::write(&path, text).expect("env file written");
-    (dir, path)
-}
-
-const AUTHENTIK_ENV: &str = "LOCAL_DOMAIN=mastodon.example
-SECRET_KEY_BASE=placeholder-not-a-real-value
-OIDC_ENABLED=true
-OIDC_DISPLAY_NAME=authentik
-OIDC_DISCOVERY=true
-OIDC_ISSUER=https://auth.example/application/o/mastodon/
-OIDC_AUTH_ENDPOINT=https://auth.example/application/o/authorize/
-OIDC_SCOPE=openid,profile,email
-OIDC_UID_FIELD=preferred_username
-OIDC_CLIENT_ID=mastodon
-OIDC_CLIENT_SECRET=mastodon-test-secret
-OIDC_REDIRECT_URI=https://mastodon.example/auth/auth/openid_connect/callback
-OIDC_SECURITY_ASSUME_EMAIL_IS_VERIFIED=true
-";
-
-/// Serves the real authentik 2025.10 discovery document and JWKS as https://auth.example.
-fn authentik_server(pki: &TestPki) -> ReplayServer {
-    let discovery = std::fs::read_to_string(fixtures().join("authentik-2025.10/discovery-public.json")).expect("discovery fixture");
-    let jwks = std::fs::read_to_string(fixtures().join("authentik-2025.10/jwks.json")).expect("JWKS fixture");
-    let routes = vec![
-        Route::get("/application/o/mastodon/.well-known/openid-configuration").header("content-type", "application/json").body(discovery),
-        Route::get("/application/o/mastodon/jwks/").header("content-type", "application/json").body(jwks),
-    ];
-    ReplayServer::https(pki, "auth.example", CertVariant::Valid, routes)
-}
-
-fn network_args(pki: &TestPki, server: &ReplayServer) -> Vec<String> {
-    vec![
-        "--ca-file".into(),
-        pki.ca_pem_path().display().to_string(),
-        "--resolve".into(),
-        server.resolve_arg("auth.example"),
-    ]
-}
 
 #[test]
 fn rules_lists_every_rule() {
@@ -187,7 +116,7 @@ fn connect_refused_exits_3() {
 #[test]
 fn real_authentik_over_tls_is_clean() {
     let pki = TestPki::new();
-    let server = authentik_server(&pki);
+    let server = authentik_server(&pki, CertVariant::Valid);
     let (_dir, path) = env_file(AUTHENTIK_ENV);
     let mut arguments = vec!["check".to_string(), path.display().to_string()];
     arguments.extend(network_args(&pki, &server));
@@ -209,7 +138,7 @@ fn real_authentik_over_tls_is_clean() {
 #[test]
 fn real_authentik_issuer_without_slash_points_at_line() {
     let pki = TestPki::new();
-    let server = authentik_server(&pki);
+    let server = authentik_server(&pki, CertVariant::Valid);
     let text = AUTHENTIK_ENV.replace("OIDC_ISSUER=https://auth.example/application/o/mastodon/", "OIDC_ISSUER=https://auth.example/application/o/mastodon");
     let (_dir, path) = env_file(&text);
     let mut arguments = vec!["check".to_string(), path.display().to_string()];
@@ -228,8 +157,7 @@ fn real_authentik_issuer_without_slash_points_at_line() {
 #[test]
 fn untrusted_certificate_is_a_finding() {
     let pki = TestPki::new();
-    let discovery = std::fs::read_to_string(fixtures().join("authentik-2025.10/discovery-public.json")).expect("discovery fixture");
-    let routes = vec![Route::get("/application/o/mastodon/.well-known/openid-configuration").body(discovery)];
+    let routes = vec![Route::get("/application/o/mastodon/.well-known/openid-configuration").body(authentik_discovery())];
     let server = ReplayServer::https(&pki, "auth.example", CertVariant::SelfSigned, routes);
     let (_dir, path) = env_file(AUTHENTIK_ENV);
     let arguments = ["check", path.to_str().unwrap(), "--ca-file", pki.ca_pem_path().to_str().unwrap(), "--resolve", &server.resolve_arg("auth.example"), "--format", "json"];
@@ -283,7 +211,7 @@ SSO_ACCOUNT_SETTINGS=https://auth.example/account/?client_secret={CANARY}
 #[test]
 fn canary_secret_never_printed() {
     let pki = TestPki::new();
-    let server = authentik_server(&pki);
+    let server = authentik_server(&pki, CertVariant::Valid);
     let (dir, path) = env_file(&canary_env());
     let report_path = dir.path().join("report.json");
     let path_text = path.display().to_string();
@@ -311,7 +239,5 @@ fn canary_secret_never_printed() {
     }
     let written = std::fs::read_to_string(&report_path).expect("report written");
     assert!(!written.contains(CANARY), "the JSON report file leaks the secret");
-    for request in server.requests() {
-        assert!(!request.target().contains(CANARY), "a request URL carries the secret");
-    }
+    assert_secret_not_in_urls(&server.requests(), CANARY);
 }

@@ -6,25 +6,9 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::{CertVariant, ReplayServer, Route, TestPki};
-
-const AUTHENTIK_ENV: &str = "LOCAL_DOMAIN=mastodon.example
-SECRET_KEY_BASE=placeholder-not-a-real-value
-OIDC_ENABLED=true
-OIDC_DISPLAY_NAME=authentik
-OIDC_DISCOVERY=true
-OIDC_ISSUER=https://auth.example/application/o/mastodon/
-OIDC_AUTH_ENDPOINT=https://auth.example/application/o/authorize/
-OIDC_SCOPE=openid,profile,email
-OIDC_UID_FIELD=preferred_username
-OIDC_CLIENT_ID=mastodon
-OIDC_CLIENT_SECRET=mastodon-test-secret
-OIDC_REDIRECT_URI=https://mastodon.example/auth/auth/openid_connect/callback
-OIDC_SECURITY_ASSUME_EMAIL_IS_VERIFIED=true
-";
+use support::{authentik_server, env_file, fixtures, run, run_with_env, stderr, stdout, CertVariant, TestPki, AUTHENTIK_ENV};
 
 /// Line 12 of AUTHENTIK_ENV with one `auth` segment too few: `redirect-uri-path` reports an error there.
 const WRONG_REDIRECT: &str = "OIDC_REDIRECT_URI=https://mastodon.example/auth/openid_connect/callback";
@@ -32,41 +16,8 @@ const WRONG_REDIRECT: &str = "OIDC_REDIRECT_URI=https://mastodon.example/auth/op
 /// The reason given by the inline ignore in [`ignored_env`].
 const IGNORE_REASON: &str = "the provider keeps the old path until the migration";
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// Runs the binary. Every `check` gets `--resolve-only`, so no test queries DNS.
-fn run(arguments: &[&str]) -> Output {
-    let mut arguments: Vec<&str> = arguments.to_vec();
-    if arguments.first() == Some(&"check") {
-        arguments.push("--resolve-only");
-    }
-    Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(&arguments)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{} not written: {error}", path.display()))
-}
-
-/// Writes an env file into a fresh temporary directory.
-fn env_file(text: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join(".env.production");
-    std::fs::write(&path, text).expect("env file written");
-    (dir, path)
 }
 
 fn wrong_env() -> String {
@@ -79,17 +30,6 @@ fn ignored_env() -> String {
         "OIDC_REDIRECT_URI=https://mastodon.example/auth/auth/openid_connect/callback",
         &format!("# mastodon-oidc-check: ignore redirect-uri-path -- {IGNORE_REASON}\n{WRONG_REDIRECT}"),
     )
-}
-
-/// Serves the authentik 2025.10 discovery document and JWKS as https://auth.example.
-fn authentik_server(pki: &TestPki, variant: CertVariant) -> ReplayServer {
-    let discovery = read(&fixtures().join("authentik-2025.10/discovery-public.json"));
-    let jwks = read(&fixtures().join("authentik-2025.10/jwks.json"));
-    let routes = vec![
-        Route::get("/application/o/mastodon/.well-known/openid-configuration").header("content-type", "application/json").body(discovery),
-        Route::get("/application/o/mastodon/jwks/").header("content-type", "application/json").body(jwks),
-    ];
-    ReplayServer::https(pki, "auth.example", variant, routes)
 }
 
 fn rule_count() -> usize {
@@ -448,11 +388,7 @@ fn progress_line_hidden_off_terminal() {
 fn no_color_keeps_output_plain() {
     let (_dir, path) = env_file(&wrong_env());
     for format in ["human", "github"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-            .args(["check", path.to_str().unwrap(), "--offline", "--format", format])
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the binary runs");
+        let output = run_with_env(&["check", path.to_str().unwrap(), "--offline", "--format", format], &[("NO_COLOR", "1")]);
         assert!(!stdout(&output).contains('\u{1b}'), "ESC in --format {format}");
     }
 }

@@ -2,49 +2,18 @@
 //! inline comments), and of the troubleshooting subcommands `settings`,
 //! `completions` and `man`. All runs are offline.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::{env_file, json_stdout, stderr, stdout, AUTHENTIK_ENV};
 
-/// Runs the binary. Every `check` gets `--resolve-only`, so no test queries DNS.
+/// Runs the binary through [`support::run_with_env`], wide enough that the human output never wraps a reason.
 fn run(arguments: &[&str]) -> Output {
-    let mut arguments: Vec<&str> = arguments.to_vec();
-    if arguments.first() == Some(&"check") {
-        arguments.push("--resolve-only");
-    }
-    Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(&arguments)
-        .env_remove("NO_COLOR")
-        // Wide enough that the human output never wraps a reason.
-        .env("COLUMNS", "400")
-        .output()
-        .expect("the binary runs")
+    support::run_with_env(arguments, &[("COLUMNS", "400")])
 }
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// An authentik configuration without errors: offline, it exits with status 0.
-const AUTHENTIK_ENV: &str = "LOCAL_DOMAIN=mastodon.example
-SECRET_KEY_BASE=placeholder-not-a-real-value
-OIDC_ENABLED=true
-OIDC_DISPLAY_NAME=authentik
-OIDC_DISCOVERY=true
-OIDC_ISSUER=https://auth.example/application/o/mastodon/
-OIDC_AUTH_ENDPOINT=https://auth.example/application/o/authorize/
-OIDC_SCOPE=openid,profile,email
-OIDC_UID_FIELD=preferred_username
-OIDC_CLIENT_ID=mastodon
-OIDC_CLIENT_SECRET=mastodon-test-secret
-OIDC_REDIRECT_URI=https://mastodon.example/auth/auth/openid_connect/callback
-OIDC_SECURITY_ASSUME_EMAIL_IS_VERIFIED=true
-";
 
 const CALLBACK: &str = "OIDC_REDIRECT_URI=https://mastodon.example/auth/auth/openid_connect/callback\n";
 
@@ -62,8 +31,7 @@ struct Case {
 
 impl Case {
     fn new(env: &str, settings: Option<&str>) -> Case {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        std::fs::write(dir.path().join(".env.production"), env).expect("env file written");
+        let (dir, _) = env_file(env);
         if let Some(settings) = settings {
             std::fs::write(dir.path().join("mastodon-oidc-check.toml"), settings).expect("settings written");
         }
@@ -89,7 +57,7 @@ impl Case {
         let mut arguments = vec!["--format", "json"];
         arguments.extend_from_slice(extra);
         let output = self.check(&arguments);
-        let report = serde_json::from_str(&stdout(&output)).unwrap_or_else(|error| panic!("not JSON ({error}): {}{}", stdout(&output), stderr(&output)));
+        let report = json_stdout(&output);
         (output, report)
     }
 }

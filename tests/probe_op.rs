@@ -22,7 +22,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use support::{CertVariant, TestPki};
+use support::{assert_client_secret_not_printed, assert_reported_urls, env_file, json_stdout, output_text, reported_requests, run, CertVariant, TestPki};
 
 /// The secret of every confidential client; it must never appear in output.
 const CANARY: &str = "canary-op-9d2e71-SECRET-c05f";
@@ -180,7 +180,7 @@ impl Run {
     }
 
     fn requests(&self) -> Vec<Value> {
-        self.report["checked"]["probes"]["requests"].as_array().cloned().unwrap_or_default()
+        reported_requests(&self.report)
     }
 
     fn token_posts(&self) -> usize {
@@ -191,7 +191,7 @@ impl Run {
     }
 
     fn text(&self) -> String {
-        format!("{}\n{}", String::from_utf8_lossy(&self.output.stdout), String::from_utf8_lossy(&self.output.stderr))
+        output_text(&self.output)
     }
 }
 
@@ -199,28 +199,16 @@ impl Run {
 /// for every run: only the provider on 127.0.0.1 was contacted, at most three
 /// token requests, and the secret in no URL and no output.
 fn probe(provider: &Provider, env: &str) -> Run {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join(".env.production");
-    std::fs::write(&path, env).expect("env file written");
-    let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(["check", "--resolve-only", path.to_str().unwrap(), "--probe=provider", "--format", "json", "-vv"])
-        .args(["--resolve", &provider.resolve(), "--ca-file", provider.pki.ca_pem_path().to_str().unwrap()])
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the binary runs");
-    let report: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|error| panic!("no JSON report ({error}): {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)));
+    let (_dir, path) = env_file(env);
+    let resolve = provider.resolve();
+    let output = run(&["check", path.to_str().unwrap(), "--probe=provider", "--format", "json", "-vv", "--resolve", &resolve, "--ca-file", provider.pki.ca_pem_path().to_str().unwrap()]);
+    let report = json_stdout(&output);
     let run = Run { output, report };
 
-    assert!(!run.text().contains(CANARY), "the client secret appears in the output:\n{}", run.text());
-    assert!(!run.text().contains("-SECRET-"), "part of the client secret appears in the output");
+    assert_client_secret_not_printed(&run.text(), CANARY);
     let requests = run.requests();
     assert!(!requests.is_empty(), "the probes sent nothing: {}", run.text());
-    for request in &requests {
-        let url = request["url"].as_str().expect("a request URL");
-        assert!(url.starts_with("https://auth.example/"), "a probe went elsewhere than the test provider: {url}");
-        assert!(!url.contains(CANARY), "a request URL carries the secret: {url}");
-    }
+    assert_reported_urls(&requests, &["https://auth.example/"], CANARY);
     assert!(run.token_posts() <= 3, "{} token requests: {requests:?}", run.token_posts());
     assert_eq!(run.report["checked"]["probes"]["token_requests"], run.token_posts());
     run

@@ -12,11 +12,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{json, Value};
-use support::{CertVariant, ParamRule, RecordedRequest, ReplayServer, Route, TestPki};
+use support::{
+    assert_client_secret_not_printed, assert_reported_urls, assert_secret_not_in_urls, authentik_discovery, authentik_discovery_routes, env_file, fixtures, json_stdout, network_args, output_text, reported_requests, run, stdout, CertVariant, ParamRule, RecordedRequest, ReplayServer, Route, TestPki,
+};
 
 /// The client secret of every replay; it must never appear in output or a URL.
 const CANARY: &str = "canary-replay-5b1f-SECRET-77ad";
@@ -25,10 +26,6 @@ const REDIRECT_URI: &str = "https://mastodon.example/auth/auth/openid_connect/ca
 const TOKEN_PATH: &str = "/application/o/token/";
 const AUTHORIZE_PATH: &str = "/application/o/authorize/";
 const CSRF_TOKEN: &str = "c3JmLXRva2VuLWZyb20tbWV0YQ==";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
 
 /// Returns one captured authentik response, from responses.json or api-responses.json.
 fn capture(name: &str) -> Value {
@@ -58,20 +55,8 @@ fn replay(route: Route, name: &str) -> Route {
     route.header("content-type", content_type).body(body)
 }
 
-fn discovery() -> String {
-    std::fs::read_to_string(fixtures().join("authentik-2025.10/discovery-public.json")).expect("discovery fixture")
-}
-
 fn discovery_routes() -> Vec<Route> {
-    discovery_routes_with(discovery())
-}
-
-fn discovery_routes_with(discovery: String) -> Vec<Route> {
-    let jwks = std::fs::read_to_string(fixtures().join("authentik-2025.10/jwks.json")).expect("JWKS fixture");
-    vec![
-        Route::get("/application/o/mastodon/.well-known/openid-configuration").header("content-type", "application/json").body(discovery),
-        Route::get("/application/o/mastodon/jwks/").header("content-type", "application/json").body(jwks),
-    ]
+    authentik_discovery_routes(authentik_discovery())
 }
 
 /// authentik's authorize and token endpoints for a confidential client
@@ -156,6 +141,13 @@ fn server(pki: &TestPki, routes: Vec<Route>) -> ReplayServer {
     ReplayServer::start("auth.example", Some(tokio_rustls::TlsAcceptor::from(config)), routes)
 }
 
+/// Returns the arguments that send auth.example and mastodon.example to `server` and trust the test CA.
+fn network_args_both_hosts(pki: &TestPki, server: &ReplayServer) -> Vec<String> {
+    let mut arguments = network_args(pki, server);
+    arguments.extend(["--resolve".to_string(), server.resolve_arg("mastodon.example")]);
+    arguments
+}
+
 fn env_text(client_id: &str, extra: &str) -> String {
     format!(
         "LOCAL_DOMAIN=mastodon.example
@@ -201,7 +193,7 @@ impl Run {
     }
 
     fn text(&self) -> String {
-        format!("{}\n{}", String::from_utf8_lossy(&self.output.stdout), String::from_utf8_lossy(&self.output.stderr))
+        output_text(&self.output)
     }
 }
 
@@ -209,30 +201,19 @@ impl Run {
 /// every run: every probe request reached this server, at most three token
 /// requests, and the secret in no URL and no output.
 fn probe(pki: &TestPki, server: &ReplayServer, env: &str, scope: &str) -> Run {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join(".env.production");
-    std::fs::write(&path, env).expect("env file written");
-    let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(["check", "--resolve-only", path.to_str().unwrap(), &format!("--probe={scope}"), "--format", "json", "-vv"])
-        .args(["--resolve", &server.resolve_arg("auth.example"), "--resolve", &server.resolve_arg("mastodon.example")])
-        .args(["--ca-file", pki.ca_pem_path().to_str().unwrap()])
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the binary runs");
-    let report: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|error| panic!("no JSON report ({error}): {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)));
+    let (_dir, path) = env_file(env);
+    let mut arguments = vec!["check".to_string(), path.display().to_string(), format!("--probe={scope}"), "--format".into(), "json".into(), "-vv".into()];
+    arguments.extend(network_args_both_hosts(pki, server));
+    let output = run(&arguments);
+    let report = json_stdout(&output);
     let run = Run { output, report, requests: server.requests() };
 
-    assert!(!run.text().contains(CANARY), "the client secret appears in the output:\n{}", run.text());
-    assert!(!run.text().contains("-SECRET-"), "part of the client secret appears in the output");
-    let reported = run.report["checked"]["probes"]["requests"].as_array().cloned().unwrap_or_default();
-    for request in &reported {
-        let url = request["url"].as_str().expect("a request URL");
-        assert!(url.starts_with("https://auth.example/") || url.starts_with("https://mastodon.example/"), "a probe went elsewhere: {url}");
-    }
+    assert_client_secret_not_printed(&run.text(), CANARY);
+    let reported = reported_requests(&run.report);
+    assert_reported_urls(&reported, &["https://auth.example/", "https://mastodon.example/"], CANARY);
     let received: Vec<String> = run.requests.iter().map(RecordedRequest::target).collect();
+    assert_secret_not_in_urls(&run.requests, CANARY);
     for request in &run.requests {
-        assert!(!request.target().contains(CANARY), "a request URL carries the secret: {}", request.target());
         assert!(matches!(request.sni.as_deref(), Some("auth.example" | "mastodon.example")), "a request for another host: {:?}", request.sni);
     }
     // Every probe request reached this server, besides the fetches and the authentik version probes.
@@ -325,7 +306,7 @@ fn authorize_probe_sends_mastodon_parameters() {
 
 /// Returns the discovery document with the token endpoint on mastodon.example, a host other than the issuer's.
 fn foreign_token_endpoint() -> String {
-    let foreign = discovery().replace("\"token_endpoint\": \"{{PUBLIC_ORIGIN}}/application/o/token/\"", "\"token_endpoint\": \"https://mastodon.example/application/o/token/\"");
+    let foreign = authentik_discovery().replace("\"token_endpoint\": \"{{PUBLIC_ORIGIN}}/application/o/token/\"", "\"token_endpoint\": \"https://mastodon.example/application/o/token/\"");
     assert!(foreign.contains("https://mastodon.example/application/o/token/"), "the discovery fixture changed its layout");
     foreign
 }
@@ -333,7 +314,7 @@ fn foreign_token_endpoint() -> String {
 #[test]
 fn secret_is_not_sent_to_another_host() {
     let pki = TestPki::new();
-    let mut routes = discovery_routes_with(foreign_token_endpoint());
+    let mut routes = authentik_discovery_routes(foreign_token_endpoint());
     routes.extend(endpoint_routes());
     let server = server(&pki, routes);
     let run = probe(&pki, &server, &env_text("mastodon", ""), "provider");
@@ -346,19 +327,14 @@ fn secret_is_not_sent_to_another_host() {
 #[test]
 fn allowed_secret_host_receives_the_probe() {
     let pki = TestPki::new();
-    let mut routes = discovery_routes_with(foreign_token_endpoint());
+    let mut routes = authentik_discovery_routes(foreign_token_endpoint());
     routes.extend(endpoint_routes());
     let server = server(&pki, routes);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".env.production");
-    std::fs::write(&path, env_text("mastodon", "")).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(["check", "--resolve-only", path.to_str().unwrap(), "--probe=provider", "--allow-secret-host", "mastodon.example", "--format", "json"])
-        .args(["--resolve", &server.resolve_arg("auth.example"), "--resolve", &server.resolve_arg("mastodon.example")])
-        .args(["--ca-file", pki.ca_pem_path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&output.stdout).contains(CANARY));
+    let (_dir, path) = env_file(&env_text("mastodon", ""));
+    let mut arguments = vec!["check".to_string(), path.display().to_string(), "--probe=provider".into(), "--allow-secret-host".into(), "mastodon.example".into(), "--format".into(), "json".into()];
+    arguments.extend(network_args_both_hosts(&pki, &server));
+    let output = run(&arguments);
+    assert!(!stdout(&output).contains(CANARY));
     let token_requests: Vec<RecordedRequest> = server.requests().into_iter().filter(|request| request.path == TOKEN_PATH).collect();
     assert_eq!(token_requests.len(), 2);
     assert!(token_requests.iter().all(|request| request.sni.as_deref() == Some("mastodon.example")));
@@ -470,15 +446,11 @@ fn both_probes_in_one_run() {
 fn probes_need_the_probe_flag() {
     let pki = TestPki::new();
     let server = server(&pki, authentik_routes());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".env.production");
-    std::fs::write(&path, env_text("mastodon", "")).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(["check", "--resolve-only", path.to_str().unwrap(), "--format", "json"])
-        .args(["--resolve", &server.resolve_arg("auth.example"), "--ca-file", pki.ca_pem_path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (_dir, path) = env_file(&env_text("mastodon", ""));
+    let mut arguments = vec!["check".to_string(), path.display().to_string(), "--format".into(), "json".into()];
+    arguments.extend(network_args(&pki, &server));
+    let output = run(&arguments);
+    let report = json_stdout(&output);
     let skipped = report["skipped"].as_array().unwrap();
     let reason = skipped.iter().find(|skipped| skipped["rule"] == "probe-token-client-rejected").expect("the probe rule is skipped");
     assert_eq!(reason["reason"], "no probe: --probe was not given");
@@ -506,7 +478,7 @@ mod first_use {
 
     fn run_with(server: &ReplayServer, pki: &TestPki, env: &EnvSet, registered: Option<usize>, allow: bool) -> ProbeResults {
         let settings = Settings::new(env);
-        let text = discovery().replace("{{PUBLIC_ORIGIN}}", "https://auth.example");
+        let text = authentik_discovery().replace("{{PUBLIC_ORIGIN}}", "https://auth.example");
         let document = Document::from_text(DocumentKind::Discovery, "https://auth.example/application/o/mastodon/.well-known/openid-configuration", text, false);
         let options = ProbeOptions {
             scope: ProbeScope::Provider,
@@ -520,9 +492,7 @@ mod first_use {
     }
 
     fn env_set() -> (tempfile::TempDir, EnvSet) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".env.production");
-        std::fs::write(&path, env_text("mastodon", "")).unwrap();
+        let (dir, path) = env_file(&env_text("mastodon", ""));
         let env = EnvSet::load(&path, HashMap::new()).expect("env file loads");
         (dir, env)
     }

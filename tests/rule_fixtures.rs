@@ -28,7 +28,7 @@ use mastodon_oidc_check::finding::Finding;
 use mastodon_oidc_check::rules;
 
 fn fixtures_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules")
+    support::fixtures().join("rules")
 }
 
 fn case_dirs(rule_dir: &Path) -> Vec<PathBuf> {

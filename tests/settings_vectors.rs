@@ -4,10 +4,12 @@
 //! Mastodon's dotenv never overwrites a variable of the real environment, so
 //! HOME_TEST is `fromrealenv` for Mastodon even where the file sets it.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use serde_json::Value;
+use support::{env_file, load_vectors, run, stderr};
 
 /// Vectors this test cannot compare, and why.
 const SKIPPED: &[(&str, &str)] = &[
@@ -19,69 +21,11 @@ const SKIPPED: &[(&str, &str)] = &[
     ("36_export_alone", "Ruby raises instead of building a map"),
 ];
 
-struct Vector {
-    name: String,
-    input: Vec<u8>,
-    ruby: Value,
-}
-
-/// Decodes the escapes the vector file uses for its input column (as in tests/dotenv_vectors.rs).
-fn decode_input(encoded: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let bytes = encoded.as_bytes();
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] != b'\\' || index + 1 == bytes.len() {
-            out.push(bytes[index]);
-            index += 1;
-            continue;
-        }
-        match bytes[index + 1] {
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'\\' => out.push(b'\\'),
-            b'\'' => out.push(b'\''),
-            b'"' => out.push(b'"'),
-            b'x' => {
-                let hex = &encoded[index + 2..index + 4];
-                out.push(u8::from_str_radix(hex, 16).expect("valid \\x escape"));
-                index += 2;
-            }
-            other => panic!("unknown escape \\{}", other as char),
-        }
-        index += 2;
-    }
-    out
-}
-
-fn load_vectors() -> Vec<Vector> {
-    let text = include_str!("../fixtures/dotenv-vectors.txt");
-    text.lines()
-        .filter(|line| line.starts_with("SAME ") || line.starts_with("DIFF "))
-        .map(|line| {
-            let columns: Vec<&str> = line.splitn(4, " | ").collect();
-            let name = columns[0].split_whitespace().nth(1).expect("case name").to_string();
-            let ruby = columns[2].strip_prefix("ruby: ").expect("ruby column");
-            Vector {
-                name,
-                input: decode_input(columns[1]),
-                ruby: serde_json::from_str(ruby).expect("ruby column is JSON"),
-            }
-        })
-        .collect()
-}
-
 /// Runs `settings --all --format json` on one input and returns the document.
 fn settings_json(input: &[u8]) -> Value {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join(".env.production");
-    std::fs::write(&path, input).expect("input written");
-    let output = Command::new(env!("CARGO_BIN_EXE_mastodon-oidc-check"))
-        .args(["settings", path.to_str().unwrap(), "--all", "--show-secrets", "--format", "json", "--env", "HOME_TEST=fromrealenv"])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let (_dir, path) = env_file(input);
+    let output = run(&["settings", path.to_str().unwrap(), "--all", "--show-secrets", "--format", "json", "--env", "HOME_TEST=fromrealenv"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     serde_json::from_slice(&output.stdout).expect("settings prints JSON")
 }
 
