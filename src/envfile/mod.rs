@@ -64,6 +64,10 @@ pub struct EnvSet {
     /// Docker Compose files in the Mastodon directory that pass an env file
     /// to the containers with `env_file:`.
     pub compose_files: Vec<PathBuf>,
+    /// `config/omniauth.yml` of the checked Mastodon directory when it holds
+    /// the whole OIDC block as YAML with ERB (a revision on Mastodon's main
+    /// branch after mid-2025), where values pass through YAML.
+    pub yaml_omniauth: Option<PathBuf>,
 }
 
 impl EnvSet {
@@ -92,6 +96,7 @@ impl EnvSet {
         env.unread_siblings = unread_siblings;
         let dir = if path.is_dir() { Some(path) } else { path.parent() };
         env.compose_files = dir.map(compose_files_with_env_file).unwrap_or_default();
+        env.yaml_omniauth = dir.and_then(yaml_omniauth);
         Ok(env)
     }
 
@@ -115,6 +120,7 @@ impl EnvSet {
             process,
             unread_siblings: Vec::new(),
             compose_files: Vec::new(),
+            yaml_omniauth: None,
         }
     }
 
@@ -180,6 +186,20 @@ fn compose_files_with_env_file(dir: &Path) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// Returns `config/omniauth.yml` when it renders the OIDC settings into YAML:
+/// an `oidc:` block that reads `OIDC_ISSUER` through ERB.
+fn yaml_omniauth(dir: &Path) -> Option<PathBuf> {
+    use std::io::Read;
+
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let candidate = dir.join("config").join("omniauth.yml");
+    let file = std::fs::File::open(&candidate).ok()?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES).read_to_string(&mut text).ok()?;
+    let has_block = text.lines().any(|line| line.trim_start().starts_with("oidc:"));
+    (has_block && text.contains("OIDC_ISSUER")).then_some(candidate)
 }
 
 /// Lists the other Rails env files next to a file that is itself one of them.

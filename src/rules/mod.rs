@@ -18,6 +18,7 @@ mod providers;
 mod redirect;
 mod settings;
 mod tls;
+mod yaml;
 
 use crate::finding::{Finding, FindingMut, Severity};
 
@@ -113,6 +114,7 @@ pub fn registry() -> impl Iterator<Item = &'static Rule> {
         fetch::RULES,
         discovery::RULES,
         providers::RULES,
+        yaml::RULES,
         ignore_comments::RULES,
         tls::RULES,
         probe::PROVIDER_RULES,
