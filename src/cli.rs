@@ -150,7 +150,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// authentik version to judge version caveats for, when it cannot be learned from the server.
+    /// authentik release to judge the version caveats for; it replaces what the server's pages reveal, and only the admin API overrides it.
     #[arg(long, value_name = "X.Y.Z")]
     pub authentik_version: Option<String>,
 

@@ -44,7 +44,29 @@ impl Redactor {
                 }
             }
         }
+        redactor.add_encoded_client_secret(env);
         redactor
+    }
+
+    /// Adds the forms a client secret takes on the wire, which a provider may
+    /// echo in an error description: form-urlencoded, and inside an HTTP Basic
+    /// header (base64 of `id:secret`, raw and form-urlencoded as rack-oauth2
+    /// sends it).
+    fn add_encoded_client_secret(&mut self, env: &EnvSet) {
+        use base64::Engine;
+
+        let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        let secrets = self.secrets.clone();
+        for secret in &secrets {
+            self.add(&encode(secret));
+        }
+        let (Some(id), Some(secret)) = (env.get("OIDC_CLIENT_ID"), env.get("OIDC_CLIENT_SECRET")) else { return };
+        if secret.value.is_empty() {
+            return;
+        }
+        let engine = base64::engine::general_purpose::STANDARD;
+        self.add(&engine.encode(format!("{}:{}", id.value, secret.value)));
+        self.add(&engine.encode(format!("{}:{}", encode(id.value), encode(secret.value))));
     }
 
     /// Adds a value to mask, such as a token read from a file.
@@ -84,6 +106,24 @@ impl Redactor {
             }
             mask_range(&mut bytes, entry.value_span.start, end);
         }
+        // A commented-out assignment of a secret (`#OIDC_CLIENT_SECRET=old`)
+        // still shows up as context around other findings.
+        let mut line_start = 0;
+        for line in file.source.text.split_inclusive('\n') {
+            let body = line.trim_start();
+            if let Some(commented) = body.strip_prefix('#') {
+                let commented = commented.trim_start();
+                let commented = commented.strip_prefix("export ").unwrap_or(commented).trim_start();
+                let key = skipped_line_key(commented);
+                if !key.is_empty() && mastodon::is_secret_name(key) {
+                    let separator = usize::from(commented[key.len()..].starts_with(['=', ':']));
+                    let key_end = line_start + (line.len() - body.len()) + (body.len() - commented.len()) + key.len() + separator;
+                    mask_range(&mut bytes, key_end, line_start + line.trim_end_matches(['\n', '\r']).len());
+                }
+            }
+            line_start += line.len();
+        }
+
         // A skipped line is not a clean assignment, so whatever follows its
         // first word may be a secret written with the wrong separator.
         for span in &file.skipped {
@@ -120,4 +160,41 @@ fn mask_occurrences(text: &str, secrets: &[String]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use base64::Engine;
+
+    use super::*;
+    use crate::envfile::SourceFile;
+
+    fn env(text: &str) -> EnvSet {
+        EnvSet::from_sources(vec![SourceFile::new(".env.production", text.as_bytes())], HashMap::new())
+    }
+
+    #[test]
+    fn wire_forms_of_client_secret_masked() {
+        let env = env("OIDC_CLIENT_ID=mastodon\nOIDC_CLIENT_SECRET='Echo Secret/x+y'\n");
+        let redactor = Redactor::from_env(&env);
+        let basic = base64::engine::general_purpose::STANDARD.encode("mastodon:Echo Secret/x+y");
+        let encoded_basic = base64::engine::general_purpose::STANDARD.encode("mastodon:Echo+Secret%2Fx%2By");
+        assert!(!redactor.redact(&format!("got header 'Basic {basic}'")).contains(&basic));
+        assert!(!redactor.redact(&format!("got header 'Basic {encoded_basic}'")).contains(&encoded_basic));
+        assert!(!redactor.redact("client_secret=Echo+Secret%2Fx%2By").contains("Echo+Secret"));
+    }
+
+    #[test]
+    fn commented_out_secret_masked_in_snippets() {
+        let text = "OIDC_ENABLED=true\n# OIDC_CLIENT_SECRET=old-secret-value\n#export DB_PASS=older\n# plain comment\n";
+        let env = env(text);
+        let masked = Redactor::from_env(&env).mask_source(&env, 0);
+        assert_eq!(masked.len(), text.len());
+        assert!(!masked.contains("old-secret-value"), "{masked}");
+        assert!(!masked.contains("older"), "{masked}");
+        assert!(masked.contains("# plain comment"), "{masked}");
+        assert!(masked.contains("# OIDC_CLIENT_SECRET="), "{masked}");
+    }
 }

@@ -189,8 +189,9 @@ impl Summary {
                 origins.push(origin);
             }
         }
+        let noun = if self.requests.len() == 1 { "request" } else { "requests" };
         let mut text = format!(
-            "{} requests ({} authorization, {} token, {} Mastodon) to {}",
+            "{} {noun} ({} authorization, {} token, {} Mastodon) to {}",
             self.requests.len(),
             count("authorization probe"),
             self.token_requests,

@@ -224,9 +224,10 @@ provider with the secret of OIDC_CLIENT_SECRET and the authentication method Mas
         explanation: "The token endpoint responded to the token probe with an OAuth error other than `invalid_grant` \
 (the expected response for a random code) and `invalid_client`. `unauthorized_client` means the client may \
 not use the authorization code grant and `unsupported_grant_type` that the provider does not offer it: \
-both are errors, because every login fails at the token request. Other errors such as `invalid_request` \
-are warnings, because the random code may be what the provider rejects; the finding shows the provider's \
-description.\n\nFix: allow the authorization code grant for the client at the provider, or follow the \
+both are errors, because every login fails at the token request. Any rejection is an error too when \
+OIDC_CLIENT_SECRET is empty, because the provider then rejects the missing secret. Other errors such as \
+`invalid_request` are warnings, because the random code may be what the provider rejects; the finding \
+shows the provider's description.\n\nFix: allow the authorization code grant for the client at the provider, or follow the \
 error description.",
         needs: &[Input::ProviderProbe],
         check: check_token_rejected,
@@ -452,13 +453,19 @@ fn check_client_rejected(context: &Context, sink: &mut Sink) {
         (Some(true), true) => format!("the client id is known, so OIDC_CLIENT_SECRET is wrong or the client is not registered for {method}"),
         (None, true) => format!("the client id is unknown, OIDC_CLIENT_SECRET is wrong, or the client is not registered for {method}"),
     };
+    // The fix depends on which credential the authorization probe cleared.
+    let help = if client_id_status(context) == Some(false) {
+        format!("copy the client id from the provider into OIDC_CLIENT_ID, {RESTART}")
+    } else {
+        format!(
+            "copy the client secret from the provider into OIDC_CLIENT_SECRET (in single quotes when it contains `#`, `$` or spaces) and register the client for {method}, {RESTART}"
+        )
+    };
     sink.emit(format!(
         "the token endpoint responds with `invalid_client` to client {} with the configured secret ({method}): {cause}, and Mastodon fails every login at the token request",
         shown(context, "OIDC_CLIENT_ID")
     ))
-    .help(format!(
-        "copy the client secret from the provider into OIDC_CLIENT_SECRET (in single quotes when it contains `#`, `$` or spaces) and register the client for {method}, {RESTART}"
-    ))
+    .help(help)
     .at(context.key_label("OIDC_CLIENT_SECRET").or_else(|| label(context, "OIDC_CLIENT_ID")))
     .related(label(context, "OIDC_CLIENT_ID"));
 }
@@ -508,10 +515,19 @@ fn check_public_client(context: &Context, sink: &mut Sink) {
 fn check_token_rejected(context: &Context, sink: &mut Sink) {
     let Some(result) = token(context) else { return };
     let TokenVerdict::RequestRejected { error, description } = &result.verdict else { return };
-    let certain = matches!(error.as_str(), "unauthorized_client" | "unsupported_grant_type");
+
+    // Without a secret, a request the provider rejects is the missing secret,
+    // not the random code: a confidential client fails every login.
+    let no_secret = context.var("OIDC_CLIENT_SECRET").is_none_or(|var| var.value.is_empty());
+    let certain = matches!(error.as_str(), "unauthorized_client" | "unsupported_grant_type") || no_secret;
+    let help = if no_secret {
+        "OIDC_CLIENT_SECRET is empty: copy the client secret from the provider into it, or make the client public at the provider if it should have none"
+    } else {
+        "allow the authorization code grant for the client at the provider, or fix what the error description names"
+    };
     let finding = sink
         .emit(format!("the token endpoint responds with `{error}`{} to the token request Mastodon would send", described(description)))
-        .help("allow the authorization code grant for the client at the provider, or fix what the error description names")
+        .help(help)
         .at(label(context, "OIDC_CLIENT_ID"));
     if !certain {
         finding.severity(Severity::Warning);
