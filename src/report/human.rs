@@ -214,10 +214,18 @@ fn summary(report: &Report) -> String {
         lines.push(format!("probes: {}", probes.describe()));
     }
     if !report.skipped.is_empty() {
-        let mut reasons: Vec<&str> = report.skipped.iter().map(|skipped| skipped.reason.as_str()).collect();
-        reasons.sort_unstable();
-        reasons.dedup();
-        lines.push(format!("skipped: {} ({})", plural(report.skipped.len(), "rule"), reasons.join("; ")));
+        // One line per reason with its count, so a long list stays readable.
+        let mut reasons: Vec<(&str, usize)> = Vec::new();
+        for skipped in &report.skipped {
+            match reasons.iter_mut().find(|(reason, _)| *reason == skipped.reason) {
+                Some((_, count)) => *count += 1,
+                None => reasons.push((skipped.reason.as_str(), 1)),
+            }
+        }
+        lines.push(format!("skipped: {}, because:", plural(report.skipped.len(), "rule")));
+        for (reason, count) in reasons {
+            lines.push(format!("  {count:>3}  {reason}"));
+        }
     }
     let suppressed = report.findings.iter().filter(|finding| finding.suppressed.is_some()).count();
     let mut totals = format!(
