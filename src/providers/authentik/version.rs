@@ -66,8 +66,8 @@ pub fn has_redirect_migration_bug(version: Version) -> bool {
 
 /// Failure to read `--authentik-version`.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid --authentik-version `{0}`: write the full release number YEAR.MINOR.PATCH as authentik's admin interface shows it, such as 2025.10.1")]
-pub struct InvalidVersion(pub String);
+#[error("invalid --authentik-version `{0}`: {1}")]
+pub struct InvalidVersion(pub String, pub &'static str);
 
 /// Parses a release number such as `2024.12.3`, `2025.10.0-rc1`,
 /// `version/2026.5.0` or `2025.2.1+abc123`. Returns the comparable version
@@ -92,7 +92,16 @@ pub fn parse(text: &str) -> Option<(Version, String)> {
 
 /// Parses `--authentik-version`.
 pub fn parse_cli(text: &str) -> Result<(Version, String), InvalidVersion> {
-    parse(text).ok_or_else(|| InvalidVersion(text.to_string()))
+    let invalid = |reason| InvalidVersion(text.to_string(), reason);
+    let shape = "write the full release number YEAR.MINOR.PATCH as authentik's admin interface shows it, such as 2025.10.1";
+    let captures = version_pattern().captures(text.trim()).ok_or_else(|| invalid(shape))?;
+    let whole = captures.get(0).ok_or_else(|| invalid(shape))?;
+    // A build hash belongs to asset names, not to a release an admin types.
+    if whole.start() != 0 || whole.end() != text.trim().len() {
+        return Err(invalid(shape));
+    }
+    let version = version_from(&captures).ok_or_else(|| invalid("authentik numbers releases YEAR.MONTH.PATCH, with a year from 2018 to 2100 and a month from 1 to 12"))?;
+    Ok((version, whole.as_str().to_string()))
 }
 
 fn version_pattern() -> Regex {
