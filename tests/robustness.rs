@@ -66,7 +66,8 @@ fn random_env_files_never_panic() {
                 let text = &env.files[label.file].source.text;
                 assert!(label.span.start <= label.span.end, "inverted span in {}", finding.rule);
                 assert!(label.span.end <= text.len(), "span past the end in {}", finding.rule);
-                assert!(text.is_char_boundary(label.span.start) && text.is_char_boundary(label.span.end), "span splits a character in {}", finding.rule);
+                assert!(text.is_char_boundary(label.span.start), "span start splits a character in {}", finding.rule);
+                assert!(text.is_char_boundary(label.span.end), "span end splits a character in {}", finding.rule);
             }
         }
         let masked = Redactor::from_env(&env).mask_source(&env, 0);
