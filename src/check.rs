@@ -103,6 +103,7 @@ pub struct Outcome {
 /// Runs every rule against the files and documents the options name.
 pub fn run(options: &Options) -> Result<Outcome, Error> {
     let env = EnvSet::load(&options.path, options.process_env.clone())?;
+    crate::logging::set_redactor(crate::redact::Redactor::from_env(&env));
     // Both are read before any request, so a bad flag or token file stops the run early.
     let authentik_version = options.authentik_version.as_deref().map(authentik::version::parse_cli).transpose()?;
     let authentik_token = authentik::api::Token::load(options.authentik_token_file.as_deref())?;

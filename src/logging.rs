@@ -1,7 +1,22 @@
 //! A small stderr logger for the `log` facade. User-facing reports go to
 //! stdout; logs never do, so machine formats stay parseable.
 
+use std::sync::{Mutex, OnceLock};
+
 use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::redact::Redactor;
+
+/// Secrets of the run being checked, masked in every log line.
+static REDACTOR: OnceLock<Mutex<Redactor>> = OnceLock::new();
+
+/// Sets the secrets that log lines must not show, once the env files are read.
+pub fn set_redactor(redactor: Redactor) {
+    let slot = REDACTOR.get_or_init(|| Mutex::new(Redactor::default()));
+    if let Ok(mut current) = slot.lock() {
+        *current = redactor;
+    }
+}
 
 struct StderrLogger;
 
@@ -21,7 +36,11 @@ impl Log for StderrLogger {
             Level::Debug => "debug",
             Level::Trace => "trace",
         };
-        eprintln!("{level}: {}", record.args());
+        let mut text = record.args().to_string();
+        if let Some(Ok(redactor)) = REDACTOR.get().map(Mutex::lock) {
+            text = redactor.redact(&text);
+        }
+        eprintln!("{level}: {}", crate::report::neutralize(&text));
     }
 
     fn flush(&self) {}
