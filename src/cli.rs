@@ -469,10 +469,19 @@ fn explain(id: &str) -> Result<u8, UsageError> {
         needs.join(", "),
         rules::help_uri(rule.id),
         rule.summary,
-        rule.explanation
+        wrap_paragraphs(rule.explanation, terminal_width().min(100))
     );
     print_stdout(&text);
     Ok(EXIT_OK)
+}
+
+/// Wraps each paragraph at spaces only, so URLs and values stay whole.
+fn wrap_paragraphs(text: &str, width: usize) -> String {
+    let options = textwrap::Options::new(width.max(40))
+        .break_words(false)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    text.split("\n\n").map(|paragraph| textwrap::fill(paragraph, &options)).collect::<Vec<_>>().join("\n\n")
 }
 
 /// Exit statuses, re-exported for the binary.
