@@ -78,7 +78,7 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=…,line=…::`), which annotate the run.
     Github,
-    /// JUnit XML: one test case per rule, a failure per rule with findings.
+    /// JUnit XML: one test case per rule, a failure per rule with findings at or above --fail-on.
     Junit,
     /// Prometheus text format for node_exporter's textfile collector (metrics in docs/prometheus.md).
     Prometheus,

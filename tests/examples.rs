@@ -32,7 +32,7 @@ fn systemd_service_command_parses() {
     let joined = service.replace("\\\n", " ");
     let exec = joined.lines().find_map(|line| line.strip_prefix("ExecStart=")).expect("the service has ExecStart");
     assert_parses("systemd service", exec);
-    assert!(exec.contains("--format prometheus --output /var/lib/node_exporter/textfile_collector/"), "{exec}");
+    assert!(exec.contains("--format prometheus --output /var/lib/prometheus/node-exporter/"), "{exec}");
 }
 
 #[test]

@@ -327,7 +327,8 @@ fn prometheus_over_tls_reports_latency_and_expiry() {
     let jwks = gauge(&scrape, "mastodon_oidc_check_jwks_latency_seconds", &[]).expect("JWKS latency");
     assert!(jwks > 0.0, "{jwks}");
     assert!(jwks < 10.0, "{jwks}");
-    let days = gauge(&scrape, "mastodon_oidc_check_tls_certificate_expiry_days", &[]).expect("days to expiry");
+    let seconds = gauge(&scrape, "mastodon_oidc_check_tls_certificate_expiry_seconds", &[]).expect("time to expiry");
+    let days = seconds / 86_400.0;
     assert!((9.9..=10.0).contains(&days), "{days}");
     let not_after = gauge(&scrape, "mastodon_oidc_check_tls_certificate_not_after_timestamp_seconds", &[]).expect("expiry time");
     let checked_at = gauge(&scrape, "mastodon_oidc_check_last_run_timestamp_seconds", &[]).unwrap();

@@ -74,13 +74,13 @@ fn with_help(finding: &Finding) -> String {
 /// Builds the closing plain line: counts, ignores, skipped rules and the exit status.
 fn summary(report: &Report) -> String {
     let ignored = report.findings.iter().filter(|finding| finding.suppressed.is_some()).count();
-    let incomplete = report.active().filter(|finding| finding.incomplete).count();
+    let incomplete = report.incomplete_count();
     let code = report.exit_code();
     format!(
-        "mastodon-oidc-check: {}, {}, {}, {} could not run, {ignored} ignored, {} skipped; exit status {code}: {}\n",
+        "mastodon-oidc-check: {}, {}, {} info, {} could not run, {ignored} ignored, {} skipped; exit status {code}: {}\n",
         plural(report.count(Severity::Error), "error"),
         plural(report.count(Severity::Warning), "warning"),
-        plural(report.count(Severity::Info), "note"),
+        report.count(Severity::Info),
         plural(incomplete, "check"),
         plural(report.skipped.len(), "rule"),
         describe_exit_code(code),

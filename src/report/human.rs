@@ -234,6 +234,10 @@ fn summary(report: &Report) -> String {
         plural(report.count(Severity::Warning), "warning"),
         report.count(Severity::Info)
     );
+    let incomplete = report.incomplete_count();
+    if incomplete > 0 {
+        totals.push_str(&format!(", {} could not run", plural(incomplete, "check")));
+    }
     if suppressed > 0 {
         totals.push_str(&format!(", {suppressed} ignored"));
     }

@@ -40,6 +40,7 @@ pub fn render(report: &Report) -> String {
             "error": report.count(Severity::Error),
             "warning": report.count(Severity::Warning),
             "info": report.count(Severity::Info),
+            "incomplete": report.incomplete_count(),
             "suppressed": report.findings.iter().filter(|finding| finding.suppressed.is_some()).count(),
             "fail_on": report.fail_on,
             "exit_code": report.exit_code(),

@@ -165,8 +165,15 @@ impl Report {
         self.findings.iter().filter(|finding| finding.suppressed.is_none())
     }
 
+    /// Counts active findings of a severity that judge the configuration;
+    /// checks that could not complete are counted by [`Report::incomplete_count`].
     pub fn count(&self, severity: Severity) -> usize {
-        self.active().filter(|finding| finding.severity == severity).count()
+        self.active().filter(|finding| finding.severity == severity && !finding.incomplete).count()
+    }
+
+    /// Counts active findings that mean a check could not complete.
+    pub fn incomplete_count(&self) -> usize {
+        self.active().filter(|finding| finding.incomplete).count()
     }
 
     /// Returns the exit status: 1 when the configuration is wrong, else 3 when a

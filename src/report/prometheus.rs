@@ -27,7 +27,7 @@ pub fn render(report: &Report) -> String {
     out.family("exit_code", "gauge", "Exit status of the check: 0 no finding at or above --fail-on, 1 the configuration is wrong, 3 a check could not complete.");
     out.sample("exit_code", &[], f64::from(exit_code));
 
-    out.family("complete", "gauge", "1 when every check could run, 0 when one could not (DNS, connection, timeout, a 5xx answer).");
+    out.family("complete", "gauge", "1 when every check could run, 0 when one could not (DNS, connection, timeout, a 5xx or 429 answer).");
     out.sample("complete", &[], if report.is_complete() { 1.0 } else { 0.0 });
 
     // Counted findings, split into configuration findings and checks that could not run.
@@ -86,8 +86,9 @@ pub fn render(report: &Report) -> String {
         out.sample("jwks_latency_seconds", &[], latency);
     }
     if let Some(not_after) = report.certificate_not_after {
-        out.family("tls_certificate_expiry_days", "gauge", "Days from the check until the TLS certificate of the discovery document's host expires.");
-        out.sample("tls_certificate_expiry_days", &[], (not_after - report.checked_at) as f64 / 86_400.0);
+        // Prometheus names carry base units, so the time left is in seconds.
+        out.family("tls_certificate_expiry_seconds", "gauge", "Seconds from the check until the TLS certificate of the discovery document's host expires.");
+        out.sample("tls_certificate_expiry_seconds", &[], (not_after - report.checked_at) as f64);
         out.family("tls_certificate_not_after_timestamp_seconds", "gauge", "Expiry of the TLS certificate of the discovery document's host, in seconds since the Unix epoch.");
         out.sample("tls_certificate_not_after_timestamp_seconds", &[], not_after as f64);
     }
