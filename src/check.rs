@@ -100,6 +100,25 @@ pub struct Outcome {
     pub secrets: Vec<String>,
 }
 
+/// Decides whether an AUTHENTIK_TOKEN from this tool's own environment may go
+/// to the issuer's host. The token and the checked file may come from
+/// different places (a CI job with AUTHENTIK_TOKEN set for Terraform checking
+/// a file from a pull request), so when AUTHENTIK_URL is set too, as the
+/// authentik Terraform provider expects, its origin must be the issuer's.
+fn environment_token_allowed(options: &Options, env: &EnvSet) -> bool {
+    if options.authentik_token_file.is_some() {
+        return true;
+    }
+    let Ok(authentik_url) = std::env::var("AUTHENTIK_URL") else { return true };
+    let origin = |text: &str| url::Url::parse(text).ok().map(|url| url.origin().ascii_serialization());
+    let issuer = Settings::new(env).raw("OIDC_ISSUER").and_then(origin);
+    let allowed = issuer.is_some() && issuer == origin(&authentik_url);
+    if !allowed {
+        log::warn!("AUTHENTIK_TOKEN was not used: AUTHENTIK_URL names another origin than OIDC_ISSUER; pass --authentik-token-file to use a token for this issuer");
+    }
+    allowed
+}
+
 /// Runs every rule against the files and documents the options name.
 pub fn run(options: &Options) -> Result<Outcome, Error> {
     let env = EnvSet::load(&options.path, options.process_env.clone())?;
@@ -107,6 +126,10 @@ pub fn run(options: &Options) -> Result<Outcome, Error> {
     // Both are read before any request, so a bad flag or token file stops the run early.
     let authentik_version = options.authentik_version.as_deref().map(authentik::version::parse_cli).transpose()?;
     let authentik_token = authentik::api::Token::load(options.authentik_token_file.as_deref())?;
+    if let Some(token) = &authentik_token {
+        crate::logging::add_secret(token.expose());
+    }
+    let authentik_token = authentik_token.filter(|_| environment_token_allowed(options, &env));
     let mut gathered = gather_documents(options, &env)?;
 
     let settings = Settings::new(&env);

@@ -10,6 +10,14 @@ use crate::redact::Redactor;
 /// Secrets of the run being checked, masked in every log line.
 static REDACTOR: OnceLock<Mutex<Redactor>> = OnceLock::new();
 
+/// Adds one more secret, such as an API token, as soon as it is known.
+pub fn add_secret(secret: &str) {
+    let slot = REDACTOR.get_or_init(|| Mutex::new(Redactor::default()));
+    if let Ok(mut current) = slot.lock() {
+        current.add(secret);
+    }
+}
+
 /// Sets the secrets that log lines must not show, once the env files are read.
 pub fn set_redactor(redactor: Redactor) {
     let slot = REDACTOR.get_or_init(|| Mutex::new(Redactor::default()));

@@ -195,7 +195,12 @@ impl View<'_> {
             .map(|(index, entry)| Source::File { path: self.env.files[*index].source.path.display().to_string(), line: entry.line })
             .collect();
 
-        if is_secret(name, value.value) && !self.show_secrets && !value.value.is_empty() {
+        // A value built from a secret (`OIDC_SCOPE=openid,$OIDC_CLIENT_SECRET`)
+        // is masked whole: split or escaped, pieces of it would escape the
+        // substring masking.
+        let embeds_secret = self.redactor.redact(value.value) != value.value
+            || value.entry.is_some_and(|entry| entry.references.iter().any(|reference| mastodon::is_secret_name(&reference.name)));
+        if (is_secret(name, value.value) || embeds_secret) && !self.show_secrets && !value.value.is_empty() {
             return Setting {
                 name: name.to_string(),
                 value: None,

@@ -7,7 +7,7 @@
 //! project: attribute order, quoting, entities and unclosed tags then do not
 //! matter, as they would for regular expressions.
 
-use scraper::{ElementRef, Html, Selector};
+use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
 /// The path of Mastodon's OmniAuth request phase for the `openid_connect`
@@ -24,25 +24,44 @@ fn selector(css: &str) -> Selector {
 /// Returns the text a browser shows: every text node outside `script`,
 /// `style` and `template`, joined with spaces.
 pub fn visible_text(html: &str) -> String {
-    let document = Html::parse_document(html);
+    let document = parse(html);
     let mut text = String::new();
-    for node in document.root_element().descendants() {
-        let Some(chunk) = node.value().as_text() else { continue };
-        let hidden = node.ancestors().any(|ancestor| {
-            ancestor.value().as_element().is_some_and(|element| matches!(element.name(), "script" | "style" | "template"))
-        });
-        if !hidden {
-            text.push_str(chunk);
-            text.push(' ');
+
+    // One pass that skips hidden subtrees, so deep nesting stays linear.
+    let mut stack = vec![*document.root_element()];
+    while let Some(node) = stack.pop() {
+        match node.value() {
+            Node::Text(chunk) => {
+                text.push_str(chunk);
+                text.push(' ');
+            }
+            Node::Element(element) if matches!(element.name(), "script" | "style" | "template") => continue,
+            _ => {}
         }
+        let children: Vec<_> = node.children().collect();
+        stack.extend(children.into_iter().rev());
     }
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Pages larger than this are cut before parsing. The error texts and forms
+/// the probes look for sit near the top, and html5ever's time grows faster
+/// than linearly with deep nesting, so a hostile page cannot stall a run.
+const MAX_PARSED_BYTES: usize = 64 * 1024;
+
+/// Parses at most [`MAX_PARSED_BYTES`] of a page, cut at a character boundary.
+fn parse(html: &str) -> Html {
+    let mut end = html.len().min(MAX_PARSED_BYTES);
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    Html::parse_document(&html[..end])
 }
 
 /// Returns the fields of a `form_post` response: a form whose action is
 /// `redirect_uri`, as providers send for `response_mode=form_post`.
 pub fn form_post_fields(html: &str, page_url: &Url, redirect_uri: &Url) -> Option<Vec<(String, String)>> {
-    let document = Html::parse_document(html);
+    let document = parse(html);
     let form = document.select(&selector("form[action]")).find(|form| {
         let action = form.value().attr("action").unwrap_or_default();
         page_url.join(action).is_ok_and(|action| same_endpoint(&action, redirect_uri))
@@ -101,7 +120,7 @@ pub struct OidcEntry {
 /// Parses Mastodon's sign-in page. Links and forms count when their target
 /// resolves, against `page_url`, to the request phase path on the page's host.
 pub fn parse_sign_in(html: &str, page_url: &Url) -> SignInPage {
-    let document = Html::parse_document(html);
+    let document = parse(html);
     let meta = |name: &str| {
         document
             .select(&selector(&format!("meta[name=\"{name}\"]")))
@@ -198,6 +217,13 @@ mod tests {
         let html = r#"<div class="flash-message alert"><strong>Could not authenticate you from OpenIDConnect because "Issuer mismatch".</strong></div>"#;
         let page = parse_sign_in(html, &page_url());
         assert_eq!(page.flash.as_deref(), Some("Could not authenticate you from OpenIDConnect because \"Issuer mismatch\"."));
+    }
+
+    #[test]
+    fn visible_text_handles_deep_nesting() {
+        let html = "<div>x".repeat(40_000);
+        let text = visible_text(&html);
+        assert!(text.starts_with("x x"), "{}", &text[..10]);
     }
 
     #[test]

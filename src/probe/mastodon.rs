@@ -378,7 +378,10 @@ impl Run<'_, '_> {
                 self.problem(Step::RequestPhase, ProblemKind::Status { status: response.status, detail, incomplete: false });
                 return;
             };
-            let back_to_sign_in = location.host_str() == self.base.host_str() && location.path().trim_end_matches('/') == SIGN_IN_PATH;
+            // A proxy that rewrites Host can send the failure redirect to another
+            // host name; the sign-in path alone marks it. The flash is then read
+            // from this probe's own host, never from the Location's.
+            let back_to_sign_in = location.path().trim_end_matches('/') == SIGN_IN_PATH;
             if back_to_sign_in {
                 self.read_failure().await;
             } else {

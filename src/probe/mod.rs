@@ -1,6 +1,8 @@
-//! Live probes (`check --probe`): a few read-only requests that show what the
-//! provider has registered and what the running Mastodon has loaded, which
-//! no static check can see. No user logs in and no real code is exchanged.
+//! Live probes (`check --probe`): a few requests that show what the provider
+//! has registered and what the running Mastodon has loaded, which no static
+//! check can see. No user logs in and no real code is exchanged. They change
+//! nothing at the provider, with one exception: authentik's first-use
+//! registration of a redirect URI, described below.
 //!
 //! # What is sent, and to whom
 //!
@@ -72,7 +74,8 @@
 //! a provider has no redirect URI at all. When another part of the run knows
 //! (from the admin API) that the provider has none, the authorization probe
 //! is not sent unless `--allow-first-use-registration` is given; without that
-//! knowledge the probe is sent with a warning in the log and in the report.
+//! knowledge the probe is sent, with a warning in the log before the request
+//! and a note in the report.
 
 pub mod html;
 pub mod http;

@@ -329,7 +329,10 @@ pub async fn probe_authorize(sender: &mut Sender<'_>, endpoint: &Url, request: &
         let mut query = url.query_pairs_mut();
         query.append_pair("client_id", &request.client_id);
         query.append_pair("redirect_uri", &request.redirect_uri);
-        query.append_pair("response_type", &request.response_type);
+        // Mastodon's gem drops a blank response_type, so the probe does too.
+        if !request.response_type.trim().is_empty() {
+            query.append_pair("response_type", &request.response_type);
+        }
         query.append_pair("scope", &request.authorize_scope);
         query.append_pair("state", &state);
         query.append_pair("prompt", "none");

@@ -121,6 +121,9 @@ impl Report {
                 for label in finding.primary.iter_mut().chain(finding.related.iter_mut()) {
                     label.message = label.message.take().map(|message| neutralize(&redactor.redact(&message)));
                 }
+                if let Some(suppression) = finding.suppressed.as_mut() {
+                    suppression.reason = neutralize(&redactor.redact(&suppression.reason));
+                }
                 finding
             })
             .collect();

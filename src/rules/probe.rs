@@ -69,8 +69,8 @@ OIDC_REDIRECT_URI as Mastodon sends it, with the client's registered redirect UR
 Providers show this error on their own page and never redirect to an unregistered URI, so every login ends \
 there. authentik shows \"Redirect URI Error\", oidc-provider `invalid_redirect_uri`, Keycloak \"Invalid \
 parameter: redirect_uri\", Google `redirect_uri_mismatch`. The comparison is an exact string match in \
-authentik (strict mode), oidc-provider and Keycloak: scheme, host, port, path, trailing slash and letter \
-case all count.\n\nFix: register exactly the value of OIDC_REDIRECT_URI at the provider, or correct \
+authentik (strict mode) and oidc-provider: scheme, host, port, path, trailing slash and letter case all \
+count. Keycloak matches exactly too, unless the registered URI ends with its `*` wildcard.\n\nFix: register exactly the value of OIDC_REDIRECT_URI at the provider, or correct \
 OIDC_REDIRECT_URI to the registered value. Mastodon's callback is \
 `https://<WEB_DOMAIN, else LOCAL_DOMAIN>/auth/auth/openid_connect/callback`.",
         needs: &[Input::ProviderProbe],

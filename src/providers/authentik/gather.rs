@@ -62,9 +62,11 @@ pub async fn collect(client: &reqwest::Client, options: &HttpOptions, request: &
 
     match request.token {
         Some(token) => {
+            log::info!("reading authentik's admin API at {origin} with the given token");
             facts.secrets.push(token.expose().to_string());
             let api = read_api(client, options, &origin, token, request).await;
             if let Some(secret) = api.provider.as_ref().and_then(|provider| provider.secret_for_redaction()) {
+                crate::logging::add_secret(secret);
                 facts.secrets.push(secret.to_string());
             }
             facts.version = api.version.as_deref().and_then(|text| {

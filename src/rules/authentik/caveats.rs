@@ -204,9 +204,13 @@ fn logout_uri_login_entry(context: &Context, logout_uri: &str) -> Option<Redirec
     check.accepted_by.map(|index| uris.entries()[index].clone())
 }
 
-/// True when Mastodon sends users to the end-session endpoint after sign-out.
+/// True when Mastodon sends users to the end-session endpoint after sign-out:
+/// OMNIAUTH_ONLY is on, and the gem knows an end-session endpoint, from
+/// discovery or, with discovery off, from an absolute OIDC_END_SESSION_ENDPOINT.
 fn signs_out_at_provider(context: &Context) -> bool {
-    context.settings.oidc_enabled() && context.settings.flag("OMNIAUTH_ONLY", false)
+    let endpoint_known = context.settings.discovery()
+        || context.settings.raw("OIDC_END_SESSION_ENDPOINT").is_some_and(|value| value.starts_with("https://") || value.starts_with("http://"));
+    context.settings.oidc_enabled() && context.settings.flag("OMNIAUTH_ONLY", false) && endpoint_known
 }
 
 fn check_logout_uri_ignored(context: &Context, sink: &mut Sink) {

@@ -577,10 +577,11 @@ owner's account, direct messages included",
             format!("authentik's \"{}\" ({}) could not be read ({why}), so changes cannot be ruled out", changeable.label, changeable.field)
         }
     };
-    let mut help = format!(
-        "disable \"{}\" in authentik (System > Settings), and give no group the goauthentik.io/user/can-change-username attribute",
-        changeable.label
-    );
+    // The group attribute governs username changes only.
+    let mut help = format!("disable \"{}\" in authentik (System > Settings)", changeable.label);
+    if changeable.field == "default_user_change_username" {
+        help.push_str(", and give no group the goauthentik.io/user/can-change-username attribute");
+    }
     if claim == "sub" {
         help.push_str("; on a new instance, the default subject mode (hashed user ID) never changes");
     } else {

@@ -136,8 +136,8 @@ PKCE requirement and remove OIDC_USE_PKCE.",
         explanation: "Mastodon 4.3.0's beta and release-candidate builds set a `form-action` directive that listed \
 only the provider's origin and not Mastodon's own. With OMNIAUTH_ONLY=true and ONE_CLICK_SSO_LOGIN=true the \
 login button is a form posting to Mastodon itself, so browsers refuse to submit it and the button does \
-nothing. The problem was reported against the 4.3.0 beta and closed by Mastodon's maintainers, so the rule \
-fires only for 4.3.0 pre-releases.\n\nFix: upgrade to a 4.3 release.",
+nothing. Mastodon 4.3.0 final lists its own origin again, so the rule fires only for 4.3.0 \
+pre-releases.\n\nFix: upgrade to a 4.3 release.",
         needs: &[Input::MastodonProbe],
         check: check_prerelease_csp,
     },
@@ -274,8 +274,10 @@ fn check_running_config(context: &Context, sink: &mut Sink) {
         Expected { variable: "OIDC_CLIENT_ID", parameter: "client_id", value: settings.raw("OIDC_CLIENT_ID").map(str::to_string), compare: Compare::Exact },
         Expected { variable: "OIDC_REDIRECT_URI", parameter: "redirect_uri", value: settings.raw("OIDC_REDIRECT_URI").map(str::to_string), compare: Compare::Exact },
         Expected { variable: "OIDC_SCOPE", parameter: "scope", value: Some(settings.authorize_scopes().join(" ")), compare: Compare::WordSet },
-        Expected { variable: "OIDC_RESPONSE_TYPE", parameter: "response_type", value: Some(settings.response_type().to_string()), compare: Compare::Exact },
-        Expected { variable: "OIDC_RESPONSE_MODE", parameter: "response_mode", value: settings.raw("OIDC_RESPONSE_MODE").map(str::to_string), compare: Compare::Exact },
+        // rack-oauth2 drops blank parameters (`Util.compact_hash`), so an
+        // empty OIDC_RESPONSE_TYPE or OIDC_RESPONSE_MODE is not sent at all.
+        Expected { variable: "OIDC_RESPONSE_TYPE", parameter: "response_type", value: Some(settings.response_type().to_string()).filter(|value| !value.trim().is_empty()), compare: Compare::Exact },
+        Expected { variable: "OIDC_RESPONSE_MODE", parameter: "response_mode", value: settings.raw("OIDC_RESPONSE_MODE").filter(|value| !value.trim().is_empty()).map(str::to_string), compare: Compare::Exact },
         Expected { variable: "OIDC_PROMPT", parameter: "prompt", value: prompt.map(str::to_string), compare: Compare::Exact },
         Expected { variable: "OIDC_SEND_NONCE", parameter: "nonce", value: settings.flag("OIDC_SEND_NONCE", true).then(String::new), compare: Compare::Presence },
     ];
