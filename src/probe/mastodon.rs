@@ -274,7 +274,9 @@ impl Run<'_, '_> {
                 return false;
             }
         }
-        if answer.as_ref().is_ok_and(|response| response.status == 401) {
+        // NodeInfo stays public in limited federation mode (401) and exists on
+        // servers without the instance API (404).
+        if answer.as_ref().is_ok_and(|response| matches!(response.status, 401 | 404)) {
             source = "/nodeinfo/2.0";
             answer = self.get("Mastodon version request", source, "application/json").await;
             if !self.check_common(Step::Version, &answer) {

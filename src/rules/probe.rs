@@ -165,8 +165,9 @@ can check the provider's redirect URIs first.",
         summary: "The token endpoint rejects the client id or OIDC_CLIENT_SECRET",
         explanation: "The token probe sent the token request Mastodon sends after a login, with a random code \
 and the configured client authentication (OIDC_CLIENT_AUTH_METHOD, HTTP Basic when unset). The provider \
-responded with `invalid_client` with and without the code, and also to a request without any secret: it does \
-not accept the client id together with OIDC_CLIENT_SECRET. Mastodon gets the same response after every \
+responded with `invalid_client` to that request, and the follow-up requests (without the code, and without \
+any secret) did not show the credentials passing: it does not accept the client id together with \
+OIDC_CLIENT_SECRET. Mastodon gets the same response after every \
 login, and the user sees \"Could not authenticate you from OpenIDConnect\". When the authorization probe \
 found the client id known, the secret is wrong, or the client is registered for another authentication \
 method (Authelia allows one method per client).\n\nFix: copy the client secret from the provider into \

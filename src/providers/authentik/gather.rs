@@ -359,7 +359,9 @@ async fn read_scope_mappings(api: &ApiClient<'_>, facts: &mut ApiFacts) {
     }
 }
 
-/// Percent-encodes one path segment.
+/// Encodes text for a URL path with form encoding. NOTE: a space becomes
+/// `+`, which a path reads literally; authentik slugs are ASCII letters,
+/// digits, `-` and `_`, which pass unchanged.
 fn encode_path(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }

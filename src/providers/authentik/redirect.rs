@@ -326,11 +326,16 @@ pub fn regex_looseness(pattern: &str) -> Option<Looseness> {
     if matches!(pattern.trim(), "*" | ".*" | ".+" | "^.*$") {
         return Some(Looseness::AnyHost);
     }
-    // The host ends at the first `/` after `://`; a pattern without `://` is judged as host text.
-    let host_end = match pattern.find("://") {
-        Some(index) => pattern[index + 3..].find('/').map_or(pattern.len(), |offset| index + 3 + offset),
-        None => pattern.len(),
-    };
+    // The host ends at the first `/` after `://` outside a character class; a
+    // pattern without `://` is judged as host text.
+    let host_start = pattern.find("://").map_or(0, |index| index + 3);
+    let host_end = if host_start == 0 { pattern.len() } else { first_slash_outside_class(pattern, host_start) };
+
+    // A class, a shorthand class or a quantifier in the host lets other hosts
+    // match (`[a-z]+\.example`, `\w+\.example`): the worst case.
+    if host_pattern_varies(&pattern[host_start..host_end]) {
+        return Some(Looseness::AnyHost);
+    }
     let mut worst: Option<Looseness> = None;
     let mut chars = pattern.char_indices().peekable();
     let mut in_class = false;
@@ -360,6 +365,45 @@ pub fn regex_looseness(pattern: &str) -> Option<Looseness> {
     worst
 }
 
+fn first_slash_outside_class(pattern: &str, from: usize) -> usize {
+    let mut in_class = false;
+    let mut chars = pattern[from..].char_indices();
+    while let Some((offset, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' => in_class = true,
+            ']' => in_class = false,
+            '/' if !in_class => return from + offset,
+            _ => {}
+        }
+    }
+    pattern.len()
+}
+
+/// Returns true when the host part of a pattern matches more than one host
+/// through anything but an unescaped `.` (which [`regex_looseness`] grades).
+fn host_pattern_varies(host: &str) -> bool {
+    let mut chars = host.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.next().is_some_and(|escaped| matches!(escaped, 'w' | 'W' | 'd' | 'D' | 's' | 'S')) => return true,
+            '[' => {
+                // `[.]` is a literal dot; any class of more than one character varies.
+                let class: String = chars.by_ref().take_while(|inner| *inner != ']').collect();
+                let literal = class.strip_prefix('\\').unwrap_or(&class);
+                if literal.chars().count() != 1 || literal == "^" {
+                    return true;
+                }
+            }
+            '+' | '*' | '?' | '{' | '|' | '(' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Returns the regex that accepts exactly `uri`: every special character escaped.
 pub fn escaped(uri: &str) -> String {
     regex::escape(uri)
@@ -367,6 +411,13 @@ pub fn escaped(uri: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn host_classes_and_quantifiers_are_any_host() {
+        for pattern in [r"https://[a-z]+\.example/cb", r"https://\w+\.example/cb", r"https://[^/]*\.example/cb", r"https://(a|b)\.example/cb"] {
+            assert_eq!(super::regex_looseness(pattern), Some(super::Looseness::AnyHost), "{pattern}");
+        }
+    }
+
     use super::*;
 
     const CALLBACK: &str = "https://mastodon.example/auth/auth/openid_connect/callback";
