@@ -82,6 +82,8 @@ pub mod http;
 pub mod mastodon;
 pub mod provider;
 
+use url::Url;
+
 use crate::document::Document;
 use crate::fetch::{self, ClientError, HttpOptions};
 use crate::mastodon::{ClientAuth, Settings};
@@ -239,12 +241,15 @@ async fn run_provider(sender: &mut http::Sender<'_>, options: &ProbeOptions, set
         .filter(|document| !document.from_file && document.object().is_some())
         .ok_or("no discovery document was fetched, so the endpoints to probe are unknown")?;
     let issuer_origin = url::Url::parse(&discovery.source).map_err(|error| format!("the discovery URL {} is invalid: {error}", discovery.source))?;
-    let endpoints = provider::Endpoints::from_discovery(discovery, &issuer_origin, &options.allowed_secret_hosts);
+    let mut endpoints = provider::Endpoints::from_discovery(discovery, &issuer_origin, &options.allowed_secret_hosts);
+    if !settings.discovery() {
+        endpoints = endpoints.with_manual_settings(settings);
+    }
     let first_use = first_use(options);
 
     let mut results = ProviderResults {
-        authorization_endpoint: discovery.str("authorization_endpoint").map(str::to_string),
-        token_endpoint: discovery.str("token_endpoint").map(str::to_string),
+        authorization_endpoint: endpoints.authorization.as_ref().ok().map(Url::to_string).or_else(|| discovery.str("authorization_endpoint").map(str::to_string)),
+        token_endpoint: endpoints.token.as_ref().ok().map(Url::to_string).or_else(|| discovery.str("token_endpoint").map(str::to_string)),
         authorize: provider::Probe::NotSent(provider::NotSent::MissingSetting("OIDC_CLIENT_ID")),
         token: provider::Probe::NotSent(provider::NotSent::MissingSetting("OIDC_CLIENT_ID")),
         first_use,

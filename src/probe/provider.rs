@@ -110,6 +110,9 @@ pub enum NotSent {
     /// Mastodon's client authentication method cannot be reproduced: a SAML
     /// assertion or a TLS client certificate.
     UnsupportedClientAuth(ClientAuth),
+    /// Discovery is off and OIDC_TOKEN_ENDPOINT, which Mastodon uses, is not
+    /// the discovered token endpoint; the secret goes only to the latter.
+    ManualTokenEndpoint { manual: Option<String>, discovered: Option<String> },
 }
 
 /// A probe that ran, or why it did not.
@@ -290,6 +293,41 @@ impl Endpoints {
         let token = read("token_endpoint").and_then(|url| secret_may_go_to(&url, issuer_origin, allowed_hosts).map(|()| url));
         Endpoints { authorization: read("authorization_endpoint"), token }
     }
+
+    /// Applies Mastodon's endpoints with discovery off: the authorization probe
+    /// goes to OIDC_AUTH_ENDPOINT (completed as rack-oauth2 does), and the token
+    /// probe only when OIDC_TOKEN_ENDPOINT is the discovered token endpoint,
+    /// because the secret goes to no other URL.
+    pub fn with_manual_settings(self, settings: &crate::mastodon::Settings<'_>) -> Endpoints {
+        let authorization = match manual_endpoint(settings, "OIDC_AUTH_ENDPOINT", "/authorize") {
+            Some(url) => Ok(url),
+            None => Err(NotSent::NoEndpoint { field: "OIDC_AUTH_ENDPOINT", value: settings.raw("OIDC_AUTH_ENDPOINT").map(str::to_string) }),
+        };
+        let manual_token = manual_endpoint(settings, "OIDC_TOKEN_ENDPOINT", "/token");
+        let token = match (&self.token, &manual_token) {
+            (Ok(discovered), Some(manual)) if discovered == manual => self.token,
+            (Err(reason), _) => Err(reason.clone()),
+            (Ok(discovered), manual) => Err(NotSent::ManualTokenEndpoint {
+                manual: manual.as_ref().map(Url::to_string),
+                discovered: Some(discovered.to_string()),
+            }),
+        };
+        Endpoints { authorization, token }
+    }
+}
+
+/// Resolves an endpoint variable as rack-oauth2 1.21.3 does without discovery:
+/// an absolute URL as written, else the path (or the gem's default) completed
+/// with OIDC_HTTP_SCHEME (https), OIDC_HOST and OIDC_PORT. `None` without a host.
+fn manual_endpoint(settings: &crate::mastodon::Settings<'_>, name: &str, default: &str) -> Option<Url> {
+    let value = settings.raw(name).filter(|value| !value.is_empty()).unwrap_or(default);
+    if let Ok(url) = Url::parse(value) {
+        return url.has_host().then_some(url);
+    }
+    let host = settings.raw("OIDC_HOST").filter(|host| !host.is_empty())?;
+    let scheme = settings.raw("OIDC_HTTP_SCHEME").filter(|scheme| !scheme.is_empty()).unwrap_or("https");
+    let port = settings.raw("OIDC_PORT").map(|port| format!(":{port}")).unwrap_or_default();
+    Url::parse(&format!("{scheme}://{host}{port}{value}")).ok()
 }
 
 /// Checks that the client secret may go to `url`: https only, and the issuer's

@@ -579,6 +579,16 @@ fn check_token_not_sent(context: &Context, sink: &mut Sink) {
             .help("delete the OIDC_CLIENT_AUTH_METHOD line so that Mastodon authenticates with HTTP Basic (client_secret_basic), and register the client for that method")
             .at(label(context, "OIDC_CLIENT_AUTH_METHOD"));
         }
+        NotSent::ManualTokenEndpoint { manual, discovered } => {
+            let manual = manual.as_deref().unwrap_or("no usable URL");
+            let discovered = discovered.as_deref().unwrap_or("none");
+            sink.emit(format!(
+                "the token probe was not sent: with discovery off Mastodon sends the client secret to OIDC_TOKEN_ENDPOINT ({manual}), which is not the discovered token endpoint ({discovered}), and the probe sends it only to the discovered one"
+            ))
+            .help(format!("set OIDC_TOKEN_ENDPOINT={discovered}, or set OIDC_DISCOVERY=true"))
+            .at(label(context, "OIDC_TOKEN_ENDPOINT"))
+            .severity(Severity::Warning);
+        }
         NotSent::MissingSetting(_) | NotSent::NoEndpoint { .. } | NotSent::FirstUseRisk => {}
     }
 }
