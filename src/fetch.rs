@@ -53,6 +53,18 @@ pub enum ClientError {
     Build(String),
 }
 
+/// Reads at most `limit` bytes of a file, failing when it is larger.
+pub(crate) fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("larger than {limit} bytes")));
+    }
+    Ok(bytes)
+}
+
 /// Builds the client: no redirects followed, no proxy, no cookies.
 pub fn build_client(options: &HttpOptions) -> Result<reqwest::Client, ClientError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -67,7 +79,8 @@ pub fn build_client(options: &HttpOptions) -> Result<reqwest::Client, ClientErro
         .user_agent(concat!("mastodon-oidc-check/", env!("CARGO_PKG_VERSION")));
 
     if let Some(path) = &options.ca_file {
-        let pem = std::fs::read(path).map_err(|source| ClientError::ReadCaFile { path: path.clone(), source })?;
+        // A CA bundle is a few hundred kilobytes; the limit only stops a device or FIFO.
+        let pem = read_bounded(path, 16 * 1024 * 1024).map_err(|source| ClientError::ReadCaFile { path: path.clone(), source })?;
         let certificates = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|error| ClientError::InvalidCaFile { path: path.clone(), detail: error.to_string() })?;
         if certificates.is_empty() {

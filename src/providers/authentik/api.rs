@@ -30,7 +30,8 @@ impl Token {
     /// given. Returns `None` when neither is set.
     pub fn load(file: Option<&Path>) -> Result<Option<Token>, TokenError> {
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| TokenError::Read { path: path.to_path_buf(), source })?;
+            let bytes = crate::fetch::read_bounded(path, 64 * 1024).map_err(|source| TokenError::Read { path: path.to_path_buf(), source })?;
+            let text = String::from_utf8_lossy(&bytes);
             return Token::from_text(&text).map(Some).ok_or_else(|| TokenError::Empty(path.display().to_string()));
         }
         match std::env::var(TOKEN_VARIABLE) {
