@@ -333,7 +333,7 @@ fn destinations(args: &CheckArgs, matches: &clap::ArgMatches) -> Result<Vec<(For
 }
 
 impl CheckArgs {
-    /// The run options these arguments describe.
+    /// Builds the run options these arguments describe.
     pub fn to_options(&self) -> Options {
         Options {
             path: self.path.clone(),
@@ -394,9 +394,9 @@ fn run_check(args: &CheckArgs, matches: &clap::ArgMatches) -> Result<u8, UsageEr
     Ok(report.exit_code())
 }
 
-/// Returns the progress line on stderr, only for a person at a terminal: the
-/// human report goes to stdout, stderr is a terminal, and neither -v nor -q is
-/// given, because log lines would break the line and -q requests silence.
+/// Returns the progress line on stderr, shown only to a person at a terminal.
+/// That needs the human report on stdout, stderr on a terminal, and neither
+/// -v nor -q, because log lines would break the line and -q requests silence.
 fn progress_line(destinations: &[(Format, Option<PathBuf>)]) -> Progress {
     let human_on_stdout = destinations.iter().any(|(format, path)| *format == Format::Human && path.is_none());
     if human_on_stdout && std::io::stderr().is_terminal() && log::max_level() == log::LevelFilter::Warn {
@@ -420,7 +420,7 @@ fn print_stdout(text: &str) {
 }
 
 /// Writes a temporary file next to `path`, then renames it into place, so a
-/// reader such as node_exporter never sees half a file.
+/// reader such as node_exporter never reads half a file.
 pub fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), UsageError> {
     let write_error = |source| UsageError::Write { path: path.to_path_buf(), source };
     let file_name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
