@@ -102,9 +102,9 @@ pub struct Outcome {
 
 /// Decides whether an AUTHENTIK_TOKEN from this tool's own environment may go
 /// to the issuer's host. The token and the checked file may come from
-/// different places (a CI job with AUTHENTIK_TOKEN set for Terraform checking
-/// a file from a pull request), so when AUTHENTIK_URL is set too, as the
-/// authentik Terraform provider expects, its origin must be the issuer's.
+/// different places, such as a CI job with AUTHENTIK_TOKEN set for Terraform
+/// that checks a file from a pull request. So when AUTHENTIK_URL is set too,
+/// as the authentik Terraform provider expects, its origin must be the issuer's.
 fn environment_token_allowed(options: &Options, env: &EnvSet) -> bool {
     if options.authentik_token_file.is_some() {
         return true;

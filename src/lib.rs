@@ -3,7 +3,7 @@
 //!
 //! Modules by concept: [`envfile`] reads env files as Mastodon does,
 //! [`mastodon`] interprets the settings, [`fetch`] and [`document`] gather the
-//! provider documents, [`providers`] knows provider families, [`rules`] holds
+//! provider documents, [`providers`] recognises provider families, [`rules`] contains
 //! the rule registry, and [`check`] ties one run together.
 
 pub mod check;

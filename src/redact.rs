@@ -15,7 +15,7 @@ const MIN_SEARCHED_LENGTH: usize = 4;
 /// Masks secret values in text.
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
-    /// Longest first, so a secret that contains another is masked whole.
+    /// Sorted by length, the longest first, so a secret that contains another is masked whole.
     secrets: Vec<String>,
 }
 

@@ -465,7 +465,7 @@ fn missing_token_file_is_a_usage_error() {
 fn application_not_found_falls_back_to_client_id() {
     let pki = TestPki::new();
     let mut routes = Replay::mastodon().routes();
-    // The application lookup answers 404, as for a token whose user cannot see the application;
+    // The application lookup returns 404, as for a token whose user cannot see the application;
     // the client ID still finds the provider.
     let env = env_text("mastodon", "mastodon-test-secret", "").replace("/application/o/mastodon/", "/application/o/mastodon-old/");
     routes.insert(

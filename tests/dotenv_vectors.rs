@@ -1,4 +1,4 @@
-//! Every line of `fixtures/dotenv-vectors.txt` holds one env-file input and the
+//! Every line of `fixtures/dotenv-vectors.txt` contains one env-file input and the
 //! map that Ruby dotenv 3.1.4 builds from it (Mastodon's loader). The reader
 //! must build the same map. The real environment of those runs had
 //! `HOME_TEST=fromrealenv`.

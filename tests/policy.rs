@@ -340,7 +340,7 @@ fn completions_are_generated_for_each_shell() {
     }
 }
 
-/// Sources the bash script and asks it to complete a command line.
+/// Sources the bash script and returns its completions for a command line.
 fn bash_complete(words: &[&str]) -> String {
     let script = stdout(&run(&["completions", "bash"]));
     let dir = tempfile::tempdir().expect("temporary directory");

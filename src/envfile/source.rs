@@ -24,7 +24,7 @@ impl Span {
 }
 
 /// One file as read from disk. The text is kept exactly as written (BOM and
-/// carriage returns included), so spans point at what the admin sees in an editor.
+/// carriage returns included), so spans point at what the admin reads in an editor.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     pub path: PathBuf,

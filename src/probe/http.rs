@@ -184,9 +184,9 @@ fn shown_origin(url: &url::Url) -> String {
 /// and the deliberately wrong secret.
 pub fn random_hex(length: usize) -> String {
     let mut bytes = vec![0u8; length.div_ceil(2)];
-    // The operating system's generator fails only on a broken system. A
-    // predictable value is harmless here: a probe's state, nonce, code and
-    // wrong secret guard nothing.
+    // The operating system's generator fails only on a broken system. The
+    // time-based fallback is predictable, which is harmless because a probe's
+    // state, nonce, code and wrong secret protect nothing.
     if getrandom::fill(&mut bytes).is_err() {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_nanos()).unwrap_or(0);
         for (index, byte) in bytes.iter_mut().enumerate() {

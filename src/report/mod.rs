@@ -44,7 +44,7 @@ pub fn rfc3339_utc(seconds: i64) -> String {
 }
 
 /// Replaces control characters from untrusted input (env values, provider
-/// answers) with `\u{..}` escapes, so no report can drive the terminal.
+/// responses) with `\u{..}` escapes, so no report can drive the terminal.
 pub fn neutralize(text: &str) -> String {
     if !text.chars().any(is_unsafe_control) {
         return text.to_string();

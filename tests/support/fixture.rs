@@ -29,7 +29,7 @@
 //! - `{{ORIGIN}}` (`https://HOST:PORT`, or `http://` for `"none"`), `{{PUBLIC_ORIGIN}}`
 //!   (the same without the port, as a client using `--resolve` writes it) and `{{PORT}}`
 //!   are replaced in bodies and header values when the server starts.
-//! - The first route that matches answers, and unmatched requests get 404.
+//! - The first route that matches responds, and unmatched requests get 404.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -204,9 +204,9 @@ fn logout_uri_login_entry(context: &Context, logout_uri: &str) -> Option<Redirec
     check.accepted_by.map(|index| uris.entries()[index].clone())
 }
 
-/// True when Mastodon sends users to the end-session endpoint after sign-out:
-/// OMNIAUTH_ONLY is on, and the gem knows an end-session endpoint, from
-/// discovery or, with discovery off, from an absolute OIDC_END_SESSION_ENDPOINT.
+/// Returns true when Mastodon sends users to the end-session endpoint after
+/// sign-out. That needs OMNIAUTH_ONLY and an end-session endpoint the gem can
+/// use: from discovery, or with discovery off an absolute OIDC_END_SESSION_ENDPOINT.
 fn signs_out_at_provider(context: &Context) -> bool {
     let endpoint_known = context.settings.discovery()
         || context.settings.raw("OIDC_END_SESSION_ENDPOINT").is_some_and(|value| value.starts_with("https://") || value.starts_with("http://"));
